@@ -1,0 +1,1 @@
+"""Prefect flows (batch inference, regression, migration). Installed as ``modelswap.flows``."""

@@ -1,0 +1,1 @@
+"""Generated Kestra flow YAML. Installed as ``modelswap.kestra_templates``."""

@@ -1,0 +1,1 @@
+"""Generated Mage blocks and block templates. Installed as ``modelswap.mage_blocks``."""

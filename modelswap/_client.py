@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Sequence
+
+from ._config import Config, ModelSpec, ProviderSpec, load_config
+from ._errors import BadResponseError
+from ._types import Completion
+from .hookspecs import Message
+
+__all__ = ["Client", "acomplete", "complete", "default_client"]
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+
+class Client:
+    """Calls models named in one config. Thread-safe; share one per process.
+
+    Args:
+        config: a :class:`Config`, a path to a YAML file, or None to find one (``$MODELSWAP_CONFIG``,
+            ``./modelswap.yaml``, then the built-in default).
+        transport: an ``httpx`` transport used for every provider; the test seam (``httpx.MockTransport``).
+
+    Example:
+        >>> import modelswap
+        >>> with modelswap.Client() as client:                      # doctest: +SKIP
+        ...     print(client.complete("Say hi", model="gemma-chat").text)
+    """
+
+    def __init__(self, config: Config | str | os.PathLike[str] | None = None, *, transport: Any = None) -> None:
+        self._config = config if isinstance(config, Config) else None
+        self._config_path = None if isinstance(config, Config) else config
+        self._transport = transport
+        self._providers: dict[ProviderSpec, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            with self._lock:
+                if self._config is None:
+                    self._config = load_config(self._config_path)
+        return self._config
+
+    def resolve(self, model: str | None = None) -> ModelSpec:
+        """The :class:`ModelSpec` a call with ``model`` would use (see the config docs for the precedence)."""
+        return self.config.resolve(model)
+
+    def provider(self, spec: ProviderSpec) -> Any:
+        provider = self._providers.get(spec)
+        if provider is None:
+            from ._provider import Provider
+
+            with self._lock:
+                provider = self._providers.get(spec)
+                if provider is None:
+                    provider = self._providers[spec] = Provider(spec, transport=self._transport)
+        return provider
+
+    def _prepare(
+        self, prompt: str | Sequence[Message], model: str | None, system: str | None, params: dict[str, Any]
+    ) -> tuple[ModelSpec, Any, str, dict[str, Any]]:
+        spec = self.config.resolve(model)
+        provider = self.provider(spec.provider)
+        merged = {**spec.params, **{k: v for k, v in params.items() if v is not None}} if spec.params else params
+        path, body = provider.adapter.build_request(spec, _messages(prompt, system), merged)
+        return spec, provider, path, body
+
+    def _finish(self, spec: ModelSpec, provider: Any, body: Any, attempts: int, started: float) -> Completion:
+        try:
+            parsed = provider.adapter.parse_response(body)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BadResponseError(
+                f"{spec.provider.name}: the response is not a valid {spec.provider.kind} completion ({exc}). "
+                f"Check that base_url ({spec.provider.base_url}) points at a {spec.provider.kind}-compatible API.",
+                provider=spec.provider.name,
+            ) from None
+        price = spec.price
+        return Completion(
+            text=parsed.text,
+            finish_reason=parsed.finish_reason,
+            input_tokens=parsed.input_tokens,
+            output_tokens=parsed.output_tokens,
+            latency_s=time.perf_counter() - started,
+            cost=price.cost(parsed.input_tokens, parsed.output_tokens) if price is not None else None,
+            alias=spec.alias,
+            provider=spec.provider.name,
+            model_id=spec.model_id,
+            attempts=attempts,
+            raw=body,
+        )
+
+    def complete(
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        **extra: Any,
+    ) -> Completion:
+        """Complete a prompt (a string) or a chat (a list of ``{"role", "content"}`` messages).
+
+        Args:
+            model: an alias, ``provider/model_id``, or None for the active model.
+            system: a system prompt put before the messages.
+            extra: provider-specific body fields, passed through unchanged.
+
+        Raises:
+            ConfigError: the model cannot be resolved or its key is missing.
+            ProviderError: the endpoint failed (after retries, for the transient family).
+        """
+        started = time.perf_counter()
+        params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop, "seed": seed, **extra}
+        spec, provider, path, body = self._prepare(prompt, model, system, params)
+        response, attempts = provider.send(path, body)
+        return self._finish(spec, provider, response, attempts, started)
+
+    async def acomplete(
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        **extra: Any,
+    ) -> Completion:
+        """Async :meth:`complete`."""
+        started = time.perf_counter()
+        params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop, "seed": seed, **extra}
+        spec, provider, path, body = self._prepare(prompt, model, system, params)
+        response, attempts = await provider.asend(path, body)
+        return self._finish(spec, provider, response, attempts, started)
+
+    def close(self) -> None:
+        """Close the pooled sync connections."""
+        for provider in list(self._providers.values()):
+            provider.close()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections of the running event loop (and the sync ones)."""
+        for provider in list(self._providers.values()):
+            await provider.aclose()
+            provider.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
+def _messages(prompt: str | Sequence[Message], system: str | None) -> list[Message]:
+    if isinstance(prompt, str):
+        messages: list[Message] = [{"role": "user", "content": prompt}]
+    else:
+        messages = list(prompt)
+        for i, message in enumerate(messages):
+            role = message.get("role") if hasattr(message, "get") else None
+            if role not in _ROLES or not isinstance(message.get("content"), str):
+                raise TypeError(
+                    f"messages[{i}] must be a mapping with a role in {sorted(_ROLES)} and string content, "
+                    f"got {message!r}"
+                )
+    if system is not None:
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+_default: Client | None = None
+_default_lock = threading.Lock()
+
+
+def default_client() -> Client:
+    """The process-wide client used by :func:`complete` and :func:`acomplete`."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Client()
+    return _default
+
+
+def complete(prompt: str | Sequence[Message], *, model: str | None = None, **kwargs: Any) -> Completion:
+    """Complete with the process-wide client; see :meth:`Client.complete`.
+
+    Example:
+        >>> import modelswap
+        >>> modelswap.complete("Classify: 'great film!' ->", model="gemma-chat").text   # doctest: +SKIP
+    """
+    return default_client().complete(prompt, model=model, **kwargs)
+
+
+async def acomplete(prompt: str | Sequence[Message], *, model: str | None = None, **kwargs: Any) -> Completion:
+    """Async :func:`complete`."""
+    return await default_client().acomplete(prompt, model=model, **kwargs)

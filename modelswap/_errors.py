@@ -1,0 +1,130 @@
+"""The errors modelswap raises.
+
+Every error says what to do next. Configuration errors are the caller's to fix and are never retried;
+provider errors come from the model endpoint, and only the ``TransientError`` family is worth retrying::
+
+    ModelSwapError
+    ├── ConfigError                 bad or missing configuration (CLI exit code 2)
+    │   ├── UnknownModelError       an alias that is not configured (suggests the closest one)
+    │   └── MissingCredentialsError the env var that should hold the key is unset
+    └── ProviderError               the endpoint failed (CLI exit code 1)
+        ├── TransientError          worth retrying: 5xx, dropped connections
+        │   ├── RateLimitedError    429 (carries ``retry_after`` in seconds when the server said)
+        │   └── ProviderTimeoutError
+        ├── RequestRejectedError    any other 4xx: the request itself is wrong
+        │   └── AuthenticationError 401 or 403
+        └── BadResponseError        the body is not what the protocol promises
+
+All of them pickle (Prefect and Dask ship exceptions between processes) and none ever holds an API key:
+messages pass through :func:`modelswap._redact.redact` before they are stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "BadResponseError",
+    "ConfigError",
+    "MissingCredentialsError",
+    "ModelSwapError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "RateLimitedError",
+    "RequestRejectedError",
+    "TransientError",
+    "UnknownModelError",
+]
+
+
+class ModelSwapError(Exception):
+    """Base class of every error modelswap raises on purpose."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        for name, value in details.items():
+            setattr(self, name, value)
+        self._details = details
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only details would be lost by Exception's default pickling.
+        return (_rebuild, (type(self), self.message, self._details))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _rebuild(cls: type[ModelSwapError], message: str, details: dict[str, Any]) -> ModelSwapError:
+    return cls(message, **details)
+
+
+class ConfigError(ModelSwapError):
+    """The configuration (file, environment or arguments) is wrong; ``str(error)`` says where and how to fix it.
+
+    Attributes:
+        file: the config file, when one is involved.
+        line: 1-based line in that file, when known.
+        field: dotted path of the offending field, when known.
+    """
+
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+
+
+class UnknownModelError(ConfigError):
+    """A model alias that the configuration does not define."""
+
+    alias: str = ""
+    suggestion: str | None = None
+
+
+class MissingCredentialsError(ConfigError):
+    """The environment variable that should hold a provider's API key is not set."""
+
+    env_var: str = ""
+    provider: str = ""
+
+
+class ProviderError(ModelSwapError):
+    """The model endpoint failed.
+
+    Attributes:
+        provider: configured provider name.
+        status: HTTP status code, or None for connection-level failures.
+        error_type: the provider's own error type or code, when it sent one.
+        request_id: the provider's request id, for its support desk.
+    """
+
+    provider: str = ""
+    status: int | None = None
+    error_type: str | None = None
+    request_id: str | None = None
+
+
+class TransientError(ProviderError):
+    """A failure that may go away on its own: a retry is reasonable."""
+
+
+class RateLimitedError(TransientError):
+    """HTTP 429: the provider asked us to slow down. ``retry_after`` is in seconds, or None if unknown."""
+
+    retry_after: float | None = None
+
+
+class ProviderTimeoutError(TransientError):
+    """The endpoint did not answer in time."""
+
+
+class RequestRejectedError(ProviderError):
+    """The endpoint refused the request itself (4xx other than 429): retrying will not help."""
+
+
+class AuthenticationError(RequestRejectedError):
+    """HTTP 401 or 403: the key is missing, wrong, or lacks access to this model."""
+
+
+class BadResponseError(ProviderError):
+    """The endpoint answered, but not in the shape its protocol promises."""

@@ -1,0 +1,91 @@
+"""Built-in provider presets: usable by name with no config entry (``model="groq/llama-3.1-8b-instant"``).
+
+Facts only: the wire protocol, the documented base URL and the env var each vendor's own SDK reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["LOCAL_PORT", "PRESETS"]
+
+# llama-server's own default port; `modelswap serve-local` uses it too.
+LOCAL_PORT = 8080
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
+    "groq": {"kind": "openai", "base_url": "https://api.groq.com/openai/v1", "api_key_env": "GROQ_API_KEY"},
+    "together": {"kind": "openai", "base_url": "https://api.together.xyz/v1", "api_key_env": "TOGETHER_API_KEY"},
+    "openrouter": {
+        "kind": "openai",
+        "base_url": "https://openrouter.ai/api/v1",
+        "api_key_env": "OPENROUTER_API_KEY",
+    },
+    "vllm": {
+        "kind": "openai",
+        "base_url": "http://localhost:8000/v1",
+        "api_key_env": "VLLM_API_KEY",
+        "api_key_required": False,
+    },
+    "llamacpp": {
+        "kind": "openai",
+        "base_url": f"http://127.0.0.1:{LOCAL_PORT}/v1",
+        "api_key_env": "LLAMACPP_API_KEY",
+        "api_key_required": False,
+    },
+    "ollama": {
+        "kind": "openai",
+        "base_url": "http://localhost:11434/v1",
+        "api_key_env": "OLLAMA_API_KEY",
+        "api_key_required": False,
+    },
+    "tgi": {
+        "kind": "openai",
+        "base_url": "http://localhost:8080/v1",
+        "api_key_env": "HF_TOKEN",
+        "api_key_required": False,
+    },
+    "lmstudio": {
+        "kind": "openai",
+        "base_url": "http://localhost:1234/v1",
+        "api_key_env": "LMSTUDIO_API_KEY",
+        "api_key_required": False,
+    },
+    "anthropic": {"kind": "anthropic", "base_url": "https://api.anthropic.com/v1", "api_key_env": "ANTHROPIC_API_KEY"},
+    "gemini": {
+        "kind": "gemini",
+        "base_url": "https://generativelanguage.googleapis.com/v1beta",
+        "api_key_env": "GEMINI_API_KEY",
+    },
+    "vertex": {
+        "kind": "vertex",
+        "base_url": "https://us-central1-aiplatform.googleapis.com/v1",
+        "api_key_env": "VERTEX_ACCESS_TOKEN",
+    },
+}
+
+# The built-in config used when no file is found: the local Gemma 3 270M served by `modelswap serve-local`.
+DEFAULT_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "default": "gemma-chat",
+    "providers": {
+        "local": {
+            "preset": "llamacpp",
+            "max_concurrency": 4,
+            # A 270M model on two CPU cores: generous, so a cold start never looks like a hang.
+            "timeout": {"connect": 5, "read": 300},
+        }
+    },
+    "models": {
+        "gemma-chat": {
+            "provider": "local",
+            "model_id": "gemma-3-270m",
+            "prompt_format": "gemma3",
+            "license": "Gemma",
+            "weights": "open",
+            "context_window": 32768,
+            "price": {"input_per_mtok": 0, "output_per_mtok": 0, "checked": "2026-11-23"},
+            "params": {"temperature": 0, "max_tokens": 64},
+        }
+    },
+}

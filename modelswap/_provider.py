@@ -1,0 +1,299 @@
+"""A provider: one endpoint's base URL, key, pooled HTTP clients, limits and retry loop.
+
+Adapters (``modelswap.hookspecs.Adapter``) translate the wire format; everything that is the same for every
+protocol lives here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import threading
+import time
+import weakref
+from typing import Any, Callable
+
+import httpx
+
+from ._config import ProviderSpec
+from ._errors import (
+    AuthenticationError,
+    BadResponseError,
+    ConfigError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitedError,
+    RequestRejectedError,
+    TransientError,
+)
+from ._limits import ConcurrencyLimiter, RateLimiter
+from ._redact import redact
+from ._retry import backoff_delay, retry_after_seconds
+from .hookspecs import ENTRY_POINT_GROUP, Adapter, ErrorInfo
+
+__all__ = ["Provider", "load_adapter"]
+
+_BUILTIN_KINDS = {"openai": "modelswap.plugins.openai:OpenAIChat"}
+_adapter_classes: dict[str, type[Adapter]] = {}
+_adapter_lock = threading.Lock()
+
+
+def load_adapter(kind: str) -> type[Adapter]:
+    """The adapter class for a provider kind: built-in, or from the ``modelswap.providers`` entry points."""
+    cls = _adapter_classes.get(kind)
+    if cls is not None:
+        return cls
+    with _adapter_lock:
+        target = _BUILTIN_KINDS.get(kind)
+        if target is None:
+            from importlib.metadata import entry_points
+
+            found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == kind]
+            if not found:
+                installed = sorted(set(_BUILTIN_KINDS) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+                raise ConfigError(
+                    f"Provider kind {kind!r} is not installed. Installed kinds: {', '.join(installed)}. "
+                    f"Install a plugin that registers {kind!r} under the {ENTRY_POINT_GROUP!r} entry points, "
+                    "or use an OpenAI-compatible endpoint with kind: openai.",
+                    field="kind",
+                )
+            target = found[0].value
+        module_name, _, attr = target.partition(":")
+        cls = getattr(importlib.import_module(module_name), attr)
+        _adapter_classes[kind] = cls
+        return cls
+
+
+class Provider:
+    """Sends requests to one endpoint, with its limits, retries and error mapping.
+
+    One sync ``httpx.Client`` serves every thread; each event loop gets its own ``httpx.AsyncClient`` (an async
+    client belongs to the loop it was first used on). Both keep connections alive between calls.
+    """
+
+    def __init__(self, spec: ProviderSpec, transport: Any = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.spec = spec
+        self.adapter: Adapter = load_adapter(spec.kind)()
+        self._transport = transport
+        self._sleep = sleep
+        self._client: httpx.Client | None = None
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+        self._concurrency = ConcurrencyLimiter(spec.max_concurrency) if spec.max_concurrency else None
+        self._rate = RateLimiter(spec.requests_per_minute) if spec.requests_per_minute else None
+
+    # -- clients ----------------------------------------------------------------------------------------
+    def _client_options(self) -> dict[str, Any]:
+        spec = self.spec
+        headers = dict(spec.headers)
+        headers.update(self.adapter.auth_headers(spec.api_key()))
+        connections = max(spec.max_concurrency or 0, 20)
+        return {
+            "base_url": spec.base_url + "/",
+            "headers": headers,
+            "timeout": httpx.Timeout(
+                connect=spec.timeout.connect, read=spec.timeout.read, write=spec.timeout.write, pool=spec.timeout.pool
+            ),
+            "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            "follow_redirects": False,
+        }
+
+    @property
+    def client(self) -> httpx.Client:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    options = self._client_options()
+                    if self._transport is not None:
+                        options["transport"] = self._transport
+                    self._client = httpx.Client(**options)
+                client = self._client
+        return client
+
+    def async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            options = self._client_options()
+            if self._transport is not None:
+                options["transport"] = self._transport
+            client = self._async_clients[loop] = httpx.AsyncClient(**options)
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    async def aclose(self) -> None:
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+    # -- sending ----------------------------------------------------------------------------------------
+    def send(self, path: str, body: dict[str, Any]) -> tuple[Any, int]:
+        """POST ``body`` to ``path`` with retries; return the decoded JSON body and the number of attempts."""
+        content = _encode(body)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if self._rate is not None:
+                    self._rate.acquire()
+                if self._concurrency is not None:
+                    with self._concurrency:
+                        response = self.client.post(path, content=content, headers=_JSON)
+                else:
+                    response = self.client.post(path, content=content, headers=_JSON)
+                return self._decode(response), attempt
+            except httpx.HTTPError as exc:
+                error: ProviderError = self._transport_error(exc)
+            except ProviderError as exc:
+                error = exc
+            delay = self._retry_delay(error, attempt)
+            if delay is None:
+                raise error from None
+            self._sleep(delay)
+
+    async def asend(self, path: str, body: dict[str, Any]) -> tuple[Any, int]:
+        """Async :meth:`send`."""
+        content = _encode(body)
+        client = self.async_client()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if self._rate is not None:
+                    await self._rate.aacquire()
+                if self._concurrency is not None:
+                    async with self._concurrency:
+                        response = await client.post(path, content=content, headers=_JSON)
+                else:
+                    response = await client.post(path, content=content, headers=_JSON)
+                return self._decode(response), attempt
+            except httpx.HTTPError as exc:
+                error: ProviderError = self._transport_error(exc)
+            except ProviderError as exc:
+                error = exc
+            delay = self._retry_delay(error, attempt)
+            if delay is None:
+                raise error from None
+            await asyncio.sleep(delay)
+
+    def _retry_delay(self, error: ProviderError, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up with ``error``."""
+        policy = self.spec.retry
+        if not isinstance(error, TransientError) or attempt > policy.max_retries:
+            return None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            # A wait longer than we are willing to sit through (a daily quota, say) fails now, with the figure.
+            return None if retry_after > policy.max_retry_after_s else retry_after
+        return backoff_delay(policy, attempt)
+
+    # -- responses --------------------------------------------------------------------------------------
+    def _decode(self, response: httpx.Response) -> Any:
+        status = response.status_code
+        if status < 300:
+            try:
+                return json.loads(response.content)
+            except ValueError:
+                raise BadResponseError(
+                    f"{self.spec.name}: HTTP {status} but the body is not JSON: {_snippet(response.text)!r}. "
+                    f"Check that base_url ({self.spec.base_url}) points at the API root of a {self.spec.kind} endpoint.",
+                    provider=self.spec.name,
+                    status=status,
+                ) from None
+        raise self._http_error(response)
+
+    def _http_error(self, response: httpx.Response) -> ProviderError:
+        status = response.status_code
+        try:
+            body: Any = json.loads(response.content)
+        except ValueError:
+            body = response.text
+        try:
+            info = self.adapter.parse_error(status, body, response.headers)
+        except Exception:  # an adapter must not hide the real failure behind its own
+            info = ErrorInfo(message=_snippet(str(body)))
+        name = self.spec.name
+        request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
+        details = {"provider": name, "status": status, "error_type": _text(info.error_type or info.code), "request_id": request_id}
+        said = redact(info.message or _snippet(str(body)) or response.reason_phrase)
+        if status == 429:
+            retry_after = retry_after_seconds(response.headers)
+            if retry_after is None:
+                retry_after = info.retry_after_s
+            wait = f" The server asked to wait {retry_after:g}s." if retry_after is not None else ""
+            return RateLimitedError(
+                f"{name}: rate limited (HTTP 429): {said}.{wait} Lower max_concurrency or requests_per_minute "
+                f"for providers.{name}, or raise your quota with the provider.",
+                retry_after=retry_after,
+                **details,
+            )
+        if status in (401, 403):
+            var = self.spec.api_key_env or "API_KEY"
+            return AuthenticationError(
+                f"{name}: HTTP {status} {'unauthorized' if status == 401 else 'forbidden'}: {said}. "
+                f"Check the key in `{var}` and that it has access to this model.",
+                **details,
+            )
+        if status == 408 or status >= 500:
+            return TransientError(f"{name}: HTTP {status} from the server: {said}. Retried; try again later.", **details)
+        hint = (
+            "Check the model id and base_url." if status == 404 else "Check the request params against the provider's API."
+        )
+        return RequestRejectedError(f"{name}: HTTP {status}: {said}. {hint}", **details)
+
+    def _transport_error(self, exc: httpx.HTTPError) -> ProviderError:
+        name, url = self.spec.name, self.spec.base_url
+        if isinstance(exc, httpx.TimeoutException):
+            which = {
+                httpx.ConnectTimeout: "connecting",
+                httpx.ReadTimeout: "waiting for the response",
+                httpx.WriteTimeout: "sending the request",
+                httpx.PoolTimeout: "waiting for a free connection",
+            }.get(type(exc), "talking to the server")
+            return ProviderTimeoutError(
+                f"{name}: timed out {which} at {url}. Raise providers.{name}.timeout or check the server's load.",
+                provider=name,
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return TransientError(
+                f"{name}: cannot connect to {url} ({redact(str(exc)) or type(exc).__name__}). "
+                "Is the server running and the base_url right?"
+                + (" For the local model, start it with `modelswap serve-local`." if _is_loopback(url) else ""),
+                provider=name,
+            )
+        if isinstance(exc, httpx.TransportError):
+            return TransientError(
+                f"{name}: the connection to {url} failed mid-request ({type(exc).__name__}: {redact(str(exc))}).",
+                provider=name,
+            )
+        return BadResponseError(f"{name}: {type(exc).__name__}: {redact(str(exc))}", provider=name)
+
+
+_JSON = {"content-type": "application/json"}
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _snippet(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _is_loopback(url: str) -> bool:
+    host = httpx.URL(url).host
+    return host in ("localhost", "::1") or host.startswith("127.")

@@ -1,0 +1,66 @@
+"""The whole provider plugin API.
+
+A provider *kind* is a wire protocol (``openai``, ``anthropic``, ...). A plugin supplies one class that
+implements :class:`Adapter` and registers it under the entry-point group ``modelswap.providers``::
+
+    [project.entry-points."modelswap.providers"]
+    mykind = "my_package.adapter:MyAdapter"
+
+The adapter only translates: modelswap's provider layer owns the base URL, the key, the pooled HTTP client,
+timeouts, retries and limits, so every kind gets them the same way. Built-in kinds live in
+``modelswap.plugins`` and are registered through the same entry-point group; they load lazily, on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from ._config import ModelSpec
+
+__all__ = ["Adapter", "ENTRY_POINT_GROUP", "ErrorInfo", "Message", "Parsed"]
+
+ENTRY_POINT_GROUP = "modelswap.providers"
+
+# {"role": "system" | "user" | "assistant", "content": str}
+Message = Mapping[str, Any]
+
+
+class Parsed(NamedTuple):
+    """What an adapter reads out of a successful response."""
+
+    text: str
+    finish_reason: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+class ErrorInfo(NamedTuple):
+    """What an adapter reads out of an error response."""
+
+    message: str
+    error_type: str | None = None
+    code: str | int | None = None
+    retry_after_s: float | None = None
+
+
+class Adapter(Protocol):
+    """Wire translation for one provider kind. Instances are created once per provider and must be stateless."""
+
+    kind: ClassVar[str]
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        """Headers that carry the key (empty when ``api_key`` is None)."""
+        ...
+
+    def build_request(self, model: ModelSpec, messages: list[Message], params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Return the path (relative to the provider's base URL) and the JSON body of a non-streaming call."""
+        ...
+
+    def parse_response(self, body: Any) -> Parsed:
+        """Read a successful JSON body. Raise ``ValueError`` when it is not the protocol's shape."""
+        ...
+
+    def parse_error(self, status: int, body: Any, headers: Mapping[str, str]) -> ErrorInfo:
+        """Read an error body (JSON, or the raw text when it was not JSON)."""
+        ...

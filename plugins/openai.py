@@ -1,0 +1,89 @@
+"""Provider kind ``openai``: the Chat Completions API and every server that speaks it.
+
+OpenAI, Groq, Together, OpenRouter, vLLM, llama.cpp's llama-server, Ollama's ``/v1``, TGI's Messages API and
+LM Studio. Their differences that matter to a single, non-streaming call:
+
+* OpenAI's reasoning models reject ``max_tokens``; it sends ``max_completion_tokens`` there. The compatible
+  servers document ``max_tokens`` (llama.cpp also takes the new name, TGI does not), so they get that.
+* Error bodies come in several shapes: OpenAI's ``{"error": {"message", "type", "code"}}``, llama.cpp's integer
+  ``code``, OpenRouter's ``{"error": {"code": 429, "metadata"}}``, TGI's ``{"error": "...", "error_type"}``.
+* ``choices`` may be empty and ``content`` may be null (a refusal, or tool calls only).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from modelswap.hookspecs import ErrorInfo, Message, Parsed
+
+if TYPE_CHECKING:
+    from modelswap._config import ModelSpec
+
+__all__ = ["OpenAIChat"]
+
+_GENERIC_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "seed")
+_RETRY_IN = re.compile(r"try again in (\d+(?:\.\d+)?)(ms|s)\b", re.IGNORECASE)
+
+
+class OpenAIChat:
+    """Wire translation for ``POST {base_url}/chat/completions``."""
+
+    kind: ClassVar[str] = "openai"
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def build_request(
+        self, model: ModelSpec, messages: list[Message], params: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"model": model.model_id, "messages": messages}
+        for name, value in params.items():
+            if value is None:
+                continue
+            if name == "max_tokens" and model.provider.profile == "openai":
+                name = "max_completion_tokens"
+            elif name == "stop" and isinstance(value, str):
+                value = [value]
+            body[name] = value
+        return "chat/completions", body
+
+    def parse_response(self, body: Any) -> Parsed:
+        if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
+            raise ValueError("expected an object with a `choices` list")
+        choices = body["choices"]
+        text, finish_reason = "", None
+        if choices:
+            choice = choices[0]
+            message = choice.get("message") or {}
+            content = message.get("content")
+            if isinstance(content, list):  # content parts, as some servers return them
+                content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+            text = content or ""
+            finish_reason = choice.get("finish_reason")
+        usage = body.get("usage") or {}
+        return Parsed(text, finish_reason, usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+    def parse_error(self, status: int, body: Any, headers: Mapping[str, str]) -> ErrorInfo:
+        if isinstance(body, dict):
+            error = body.get("error")
+            if isinstance(error, dict):
+                message = str(error.get("message") or "")
+                metadata = error.get("metadata")
+                if isinstance(metadata, dict) and metadata.get("raw"):  # OpenRouter: the upstream's own words
+                    message = f"{message} ({metadata['raw']})"
+                return ErrorInfo(message, error.get("type"), error.get("code"), _retry_in(message))
+            if isinstance(error, str):
+                return ErrorInfo(error, body.get("error_type"), None, _retry_in(error))
+            if "message" in body:
+                return ErrorInfo(str(body["message"]), body.get("type"), body.get("code"))
+        return ErrorInfo(str(body)[:300])
+
+
+def _retry_in(message: str) -> float | None:
+    """OpenAI also says when to retry in the message text ("Please try again in 20s")."""
+    match = _RETRY_IN.search(message)
+    if not match:
+        return None
+    value = float(match.group(1))
+    return value / 1000 if match.group(2).lower() == "ms" else value

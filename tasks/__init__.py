@@ -1,0 +1,1 @@
+"""Prefect tasks. Installed as ``modelswap.tasks``."""
