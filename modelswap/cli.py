@@ -1,0 +1,183 @@
+"""The ``modelswap`` command line.
+
+Exit codes: 0 success, 1 the provider failed, 2 usage or configuration error. Expected errors print one clear
+message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from ._errors import ConfigError, ModelSwapError, ProviderError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_PROVIDER, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit code is 2 as well; keep its usage line
+        self.print_usage(sys.stderr)
+        raise SystemExit(f"{self.prog}: error: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="modelswap", description="Swap the LLM under every pipeline with one parameter.")
+    parser.add_argument("--version", action="version", version=f"modelswap {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="config file (default: $MODELSWAP_CONFIG, ./modelswap.yaml, built-in)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    commands.add_parser("validate", help="check the config file and print a summary")
+    commands.add_parser("schema", help="print the config's JSON Schema")
+
+    models = commands.add_parser("models", help="list the configured models")
+    models.add_argument("--json", action="store_true", help="print JSON")
+
+    call = commands.add_parser("call", help="get one completion")
+    call.add_argument("model", help="an alias, provider/model_id, or - for the active model")
+    call.add_argument("prompt", help="the prompt (a user message); - reads it from stdin")
+    call.add_argument("--system", metavar="TEXT", help="system prompt")
+    call.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                      help="generation param, e.g. temperature=0 max_tokens=32 stop='[\"\\n\"]' (values are JSON when they parse)")
+    call.add_argument("--json", action="store_true", help="print the whole completion as JSON")
+
+    serve = commands.add_parser("serve-local", help="serve the local Gemma model with llama.cpp on 127.0.0.1")
+    from ._presets import LOCAL_PORT
+
+    serve.add_argument("--port", type=int, default=LOCAL_PORT, help=f"port (default {LOCAL_PORT})")
+    serve.add_argument("--ctx-size", type=int, default=4096, help="context tokens per parallel slot (default 4096)")
+    serve.add_argument("--parallel", type=int, default=4, help="parallel request slots (default 4)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit_:
+        if isinstance(exit_.code, str):
+            print(exit_.code, file=sys.stderr)
+            return EXIT_USAGE
+        return int(exit_.code or 0)
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ProviderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PROVIDER
+    except ModelSwapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PROVIDER
+    except KeyboardInterrupt:
+        return 130
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from ._config import load_config
+
+    config = load_config(args.config)
+    default = config.default or "(none)"
+    print(f"{config.source}: valid. {len(config.providers)} providers, {len(config.models)} models, default {default}.")
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from ._config import config_schema
+
+    print(json.dumps(config_schema(), indent=2))
+    return EXIT_OK
+
+
+def _models(args: argparse.Namespace) -> int:
+    from ._config import load_config
+
+    config = load_config(args.config)
+    rows = []
+    for alias, spec in sorted(config.models.items()):
+        price = spec.price
+        rows.append({
+            "alias": alias,
+            "default": alias == config.default,
+            "provider": spec.provider.name,
+            "kind": spec.provider.kind,
+            "model_id": spec.model_id,
+            "weights": spec.weights,
+            "license": spec.license,
+            "context_window": spec.context_window,
+            "price_input_per_mtok": price.input_per_mtok if price else None,
+            "price_output_per_mtok": price.output_per_mtok if price else None,
+            "price_checked": price.checked if price else None,
+        })
+    if args.json:
+        print(json.dumps({"source": config.source, "default": config.default, "models": rows}, indent=2))
+        return EXIT_OK
+    table = [["ALIAS", "PROVIDER", "MODEL ID", "WEIGHTS", "LICENSE", "PRICE IN/OUT PER 1M", "CHECKED"]]
+    for row in rows:
+        price = (
+            f"{row['price_input_per_mtok']:g}/{row['price_output_per_mtok']:g}"
+            if row["price_input_per_mtok"] is not None else "-"
+        )
+        table.append([
+            row["alias"] + (" *" if row["default"] else ""), row["provider"], row["model_id"], row["weights"] or "-",
+            row["license"] or "-", price, row["price_checked"] or "-",
+        ])
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(r, widths)).rstrip())
+    print(f"\n* default ({config.source})")
+    return EXIT_OK
+
+
+def _call(args: argparse.Namespace) -> int:
+    from ._client import Client
+
+    params = dict(_param(p) for p in args.param)
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    model = None if args.model == "-" else args.model
+    with Client(args.config) as client:
+        try:
+            completion = client.complete(prompt, model=model, system=args.system, **params)
+        except TypeError as exc:
+            raise ConfigError(f"--param: {exc}. Generic params: temperature, top_p, max_tokens, stop, seed.") from None
+    if args.json:
+        print(json.dumps(completion.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(completion.text)
+    return EXIT_OK
+
+
+def _param(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--param {text!r}: write it as KEY=VALUE, for example --param temperature=0.2.", field="--param")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+def _serve_local(args: argparse.Namespace) -> int:
+    from .local import serve_local
+
+    return serve_local(args.port, ctx_size=args.ctx_size, parallel=args.parallel)
+
+
+_COMMANDS = {
+    "validate": _validate,
+    "schema": _schema,
+    "models": _models,
+    "call": _call,
+    "serve-local": _serve_local,
+}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
