@@ -349,6 +349,10 @@ def _schema_validator() -> Any:
 def parse_config(data: dict[str, Any], source: str, root: Any = None) -> Config:
     """Validate a config already parsed into Python objects and build the :class:`Config`."""
     _refuse_literal_keys(data, source, root)
+    providers_in = data.get("providers")
+    if isinstance(providers_in, dict) and None in providers_in.values():
+        # `groq:` with nothing under it means "the preset as it is".
+        data = {**data, "providers": {k: ({} if v is None else v) for k, v in providers_in.items()}}
     errors = sorted(_schema_validator().iter_errors(data), key=lambda e: (len(e.path), list(map(str, e.path))))
     if errors:
         raise _schema_error(errors[0], source, root, more=len(errors) - 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import logging
 import threading
 import time
 import weakref
@@ -33,6 +34,8 @@ from ._retry import backoff_delay, retry_after_seconds
 from .hookspecs import ENTRY_POINT_GROUP, Adapter, ErrorInfo
 
 __all__ = ["Provider", "load_adapter"]
+
+logger = logging.getLogger("modelswap")
 
 _BUILTIN_KINDS = {"openai": "modelswap.plugins.openai:OpenAIChat"}
 _adapter_classes: dict[str, type[Adapter]] = {}
@@ -65,6 +68,23 @@ def load_adapter(kind: str) -> type[Adapter]:
         return cls
 
 
+_limits: dict[tuple[Any, ...], tuple[ConcurrencyLimiter | None, RateLimiter | None]] = {}
+_limits_lock = threading.Lock()
+
+
+def _shared_limits(spec: ProviderSpec) -> tuple[ConcurrencyLimiter | None, RateLimiter | None]:
+    """The limiters of an endpoint, one pair per process however many clients talk to it."""
+    key = (spec.name, spec.base_url, spec.max_concurrency, spec.requests_per_minute)
+    with _limits_lock:
+        pair = _limits.get(key)
+        if pair is None:
+            pair = _limits[key] = (
+                ConcurrencyLimiter(spec.max_concurrency) if spec.max_concurrency else None,
+                RateLimiter(spec.requests_per_minute) if spec.requests_per_minute else None,
+            )
+        return pair
+
+
 class Provider:
     """Sends requests to one endpoint, with its limits, retries and error mapping.
 
@@ -82,8 +102,7 @@ class Provider:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
-        self._concurrency = ConcurrencyLimiter(spec.max_concurrency) if spec.max_concurrency else None
-        self._rate = RateLimiter(spec.requests_per_minute) if spec.requests_per_minute else None
+        self._concurrency, self._rate = _shared_limits(spec)
 
     # -- clients ----------------------------------------------------------------------------------------
     def _client_options(self) -> dict[str, Any]:
@@ -193,8 +212,16 @@ class Provider:
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             # A wait longer than we are willing to sit through (a daily quota, say) fails now, with the figure.
-            return None if retry_after > policy.max_retry_after_s else retry_after
-        return backoff_delay(policy, attempt)
+            if retry_after > policy.max_retry_after_s:
+                return None
+            delay = retry_after
+        else:
+            delay = backoff_delay(policy, attempt)
+        logger.info(
+            "%s: attempt %d of %d failed, retrying in %.2fs: %s",
+            self.spec.name, attempt, policy.max_retries + 1, delay, error,
+        )
+        return delay
 
     # -- responses --------------------------------------------------------------------------------------
     def _decode(self, response: httpx.Response) -> Any:
@@ -244,7 +271,11 @@ class Provider:
                 **details,
             )
         if status == 408 or status >= 500:
-            return TransientError(f"{name}: HTTP {status} from the server: {said}. Retried; try again later.", **details)
+            return TransientError(
+                f"{name}: HTTP {status}, the server failed or is overloaded: {said}. Such errors are retried "
+                f"(providers.{name}.retry sets how often); if it persists, check the server.",
+                **details,
+            )
         hint = (
             "Check the model id and base_url." if status == 404 else "Check the request params against the provider's API."
         )
