@@ -31,14 +31,18 @@ __all__ = [
     "TransientError",
     "UnknownModelError",
     "acomplete",
+    "astream",
     "complete",
     "load_config",
+    "stream",
 ]
 
 _LAZY = {
     "Client": "_client",
     "acomplete": "_client",
+    "astream": "_client",
     "complete": "_client",
+    "stream": "_client",
     "Completion": "_types",
     "Config": "_config",
     "ModelSpec": "_config",
@@ -63,7 +67,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from ._client import Client, acomplete, complete
+    from ._client import Client, acomplete, astream, complete, stream
     from ._config import Config, ModelSpec, ProviderSpec, load_config
     from ._errors import (
         AuthenticationError,

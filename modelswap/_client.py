@@ -3,14 +3,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any, AsyncIterator, Iterator, Sequence
 
 from ._config import Config, ModelSpec, ProviderSpec, load_config
 from ._errors import BadResponseError
 from ._types import Completion
-from .hookspecs import Message
+from .hookspecs import Message, Parsed
 
-__all__ = ["Client", "acomplete", "complete", "default_client"]
+__all__ = ["Client", "acomplete", "astream", "complete", "default_client", "stream"]
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
@@ -60,12 +60,20 @@ class Client:
         return provider
 
     def _prepare(
-        self, prompt: str | Sequence[Message], model: str | None, system: str | None, params: dict[str, Any]
+        self,
+        prompt: str | Sequence[Message],
+        model: str | None,
+        system: str | None,
+        params: dict[str, Any],
+        stream: bool = False,
     ) -> tuple[ModelSpec, Any, str, dict[str, Any]]:
         spec = self.config.resolve(model)
         provider = self.provider(spec.provider)
         merged = {**spec.params, **{k: v for k, v in params.items() if v is not None}} if spec.params else params
-        path, body = provider.adapter.build_request(spec, _messages(prompt, system), merged)
+        if stream:
+            path, body = provider.adapter.build_request(spec, _messages(prompt, system), merged, stream=True)
+        else:
+            path, body = provider.adapter.build_request(spec, _messages(prompt, system), merged)
         return spec, provider, path, body
 
     def _finish(self, spec: ModelSpec, provider: Any, body: Any, attempts: int, started: float) -> Completion:
@@ -77,6 +85,9 @@ class Client:
                 f"Check that base_url ({spec.provider.base_url}) points at a {spec.provider.kind}-compatible API.",
                 provider=spec.provider.name,
             ) from None
+        return self._completion(spec, parsed, attempts, started, body)
+
+    def _completion(self, spec: ModelSpec, parsed: Parsed, attempts: int, started: float, raw: Any) -> Completion:
         price = spec.price
         return Completion(
             text=parsed.text,
@@ -89,7 +100,7 @@ class Client:
             provider=spec.provider.name,
             model_id=spec.model_id,
             attempts=attempts,
-            raw=body,
+            raw=raw,
         )
 
     def complete(
@@ -141,6 +152,61 @@ class Client:
         spec, provider, path, body = self._prepare(prompt, model, system, params)
         response, attempts = await provider.asend(path, body)
         return self._finish(spec, provider, response, attempts, started)
+
+    def stream(
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        **extra: Any,
+    ) -> Iterator[str | Completion]:
+        """Like :meth:`complete`, but yield text deltas as they arrive, then the final :class:`Completion`.
+
+        Failures before the first delta are retried like :meth:`complete`; after it, they raise.
+
+        Example:
+            >>> for item in client.stream("Tell a story"):                # doctest: +SKIP
+            ...     print(item, end="") if isinstance(item, str) else print("\n", item.output_tokens)
+        """
+        started = time.perf_counter()
+        params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop, "seed": seed, **extra}
+        spec, provider, path, body = self._prepare(prompt, model, system, params, stream=True)
+        for item in provider.stream(path, body):
+            if isinstance(item, str):
+                yield item
+            else:
+                parsed, attempts = item
+                yield self._completion(spec, parsed, attempts, started, None)
+
+    async def astream(
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        **extra: Any,
+    ) -> AsyncIterator[str | Completion]:
+        """Async :meth:`stream`."""
+        started = time.perf_counter()
+        params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop, "seed": seed, **extra}
+        spec, provider, path, body = self._prepare(prompt, model, system, params, stream=True)
+        async for item in provider.astream(path, body):
+            if isinstance(item, str):
+                yield item
+            else:
+                parsed, attempts = item
+                yield self._completion(spec, parsed, attempts, started, None)
 
     def close(self) -> None:
         """Close the pooled sync connections."""
@@ -210,3 +276,13 @@ def complete(prompt: str | Sequence[Message], *, model: str | None = None, **kwa
 async def acomplete(prompt: str | Sequence[Message], *, model: str | None = None, **kwargs: Any) -> Completion:
     """Async :func:`complete`."""
     return await default_client().acomplete(prompt, model=model, **kwargs)
+
+
+def stream(prompt: str | Sequence[Message], *, model: str | None = None, **kwargs: Any) -> Iterator[str | Completion]:
+    """Stream with the process-wide client; see :meth:`Client.stream`."""
+    return default_client().stream(prompt, model=model, **kwargs)
+
+
+def astream(prompt: str | Sequence[Message], *, model: str | None = None, **kwargs: Any) -> AsyncIterator[str | Completion]:
+    """Async :func:`stream`: ``async for item in modelswap.astream(...)``."""
+    return default_client().astream(prompt, model=model, **kwargs)

@@ -7,13 +7,14 @@ protocol lives here, once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import httpx
 
@@ -31,7 +32,7 @@ from ._errors import (
 from ._limits import ConcurrencyLimiter, RateLimiter
 from ._redact import redact
 from ._retry import backoff_delay, retry_after_seconds
-from .hookspecs import ENTRY_POINT_GROUP, Adapter, ErrorInfo
+from .hookspecs import ENTRY_POINT_GROUP, Adapter, ErrorInfo, InBandError, Parsed, StreamDecoder
 
 __all__ = ["Provider", "load_adapter"]
 
@@ -204,6 +205,129 @@ class Provider:
                 raise error from None
             await asyncio.sleep(delay)
 
+    def stream(self, path: str, body: dict[str, Any]) -> Iterator[str | tuple[Parsed, int]]:
+        """POST a streaming request; yield text deltas, then ``(parsed result, attempts)``.
+
+        Failures are retried like :meth:`send` only while no delta has been yielded: after that the caller has
+        seen text, and a retry would repeat it.
+        """
+        content = _encode(body)
+        attempt = 0
+        while True:
+            attempt += 1
+            emitted = False
+            decoder = self.adapter.stream_decoder()
+            try:
+                if self._rate is not None:
+                    self._rate.acquire()
+                with self._concurrency if self._concurrency is not None else _NO_LIMIT:
+                    with self.client.stream("POST", path, content=content, headers=_STREAM) as response:
+                        if response.status_code >= 300:
+                            response.read()
+                            raise self._http_error(response)
+                        for data, event in self._events(response):
+                            delta = self._feed(decoder, data, event)
+                            if delta:
+                                emitted = True
+                                yield delta
+                            if decoder.done:
+                                break
+                yield self._finish_stream(decoder), attempt
+                return
+            except httpx.HTTPError as exc:
+                error: ProviderError = self._transport_error(exc)
+            except ProviderError as exc:
+                error = exc
+            delay = None if emitted else self._retry_delay(error, attempt)
+            if delay is None:
+                raise error from None
+            self._sleep(delay)
+
+    async def astream(self, path: str, body: dict[str, Any]) -> AsyncIterator[str | tuple[Parsed, int]]:
+        """Async :meth:`stream`."""
+        content = _encode(body)
+        client = self.async_client()
+        attempt = 0
+        while True:
+            attempt += 1
+            emitted = False
+            decoder = self.adapter.stream_decoder()
+            try:
+                if self._rate is not None:
+                    await self._rate.aacquire()
+                if self._concurrency is not None:
+                    await self._concurrency.aacquire()
+                try:
+                    async with client.stream("POST", path, content=content, headers=_STREAM) as response:
+                        if response.status_code >= 300:
+                            await response.aread()
+                            raise self._http_error(response)
+                        async for data, event in self._aevents(response):
+                            delta = self._feed(decoder, data, event)
+                            if delta:
+                                emitted = True
+                                yield delta
+                            if decoder.done:
+                                break
+                finally:
+                    if self._concurrency is not None:
+                        self._concurrency.release()
+                yield self._finish_stream(decoder), attempt
+                return
+            except httpx.HTTPError as exc:
+                error: ProviderError = self._transport_error(exc)
+            except ProviderError as exc:
+                error = exc
+            delay = None if emitted else self._retry_delay(error, attempt)
+            if delay is None:
+                raise error from None
+            await asyncio.sleep(delay)
+
+    def _events(self, response: httpx.Response) -> Iterator[tuple[str, str]]:
+        if self.adapter.stream_format == "ndjson":
+            for line in response.iter_lines():
+                if line.strip():
+                    yield line, "line"
+            return
+        from httpx_sse import EventSource
+
+        for sse in EventSource(response).iter_sse():
+            yield sse.data, sse.event
+
+    async def _aevents(self, response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+        if self.adapter.stream_format == "ndjson":
+            async for line in response.aiter_lines():
+                if line.strip():
+                    yield line, "line"
+            return
+        from httpx_sse import EventSource
+
+        async for sse in EventSource(response).aiter_sse():
+            yield sse.data, sse.event
+
+    def _feed(self, decoder: StreamDecoder, data: str, event: str) -> str | None:
+        name = self.spec.name
+        try:
+            return decoder.feed(data, event)
+        except InBandError as exc:
+            info = exc.info
+            said = redact(info.message).rstrip(".")
+            details = {"provider": name, "status": 200, "error_type": _text(info.error_type or info.code)}
+            if exc.transient:
+                raise TransientError(f"{name}: the server reported an error mid-stream: {said}.", **details) from None
+            raise RequestRejectedError(f"{name}: the server rejected the request mid-stream: {said}.", **details) from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BadResponseError(
+                f"{name}: an unreadable {self.spec.kind} stream event ({exc}): {_snippet(data)!r}.", provider=name
+            ) from None
+
+    def _finish_stream(self, decoder: StreamDecoder) -> Parsed:
+        try:
+            return decoder.finish()
+        except ValueError as exc:
+            # A stream cut short is a dropped connection in all but name: transient.
+            raise TransientError(f"{self.spec.name}: {exc}.", provider=self.spec.name) from None
+
     def _retry_delay(self, error: ProviderError, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up with ``error``."""
         policy = self.spec.retry
@@ -251,7 +375,7 @@ class Provider:
         name = self.spec.name
         request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
         details = {"provider": name, "status": status, "error_type": _text(info.error_type or info.code), "request_id": request_id}
-        said = redact(info.message or _snippet(str(body)) or response.reason_phrase)
+        said = redact(info.message or _snippet(str(body)) or response.reason_phrase).rstrip(".")
         if status == 429:
             retry_after = retry_after_seconds(response.headers)
             if retry_after is None:
@@ -301,6 +425,12 @@ class Provider:
                 + (" For the local model, start it with `modelswap serve-local`." if _is_loopback(url) else ""),
                 provider=name,
             )
+        if type(exc).__name__ == "SSEError":  # httpx_sse: the 200 response is not an event stream at all
+            return BadResponseError(
+                f"{name}: asked for a stream but got something else ({exc}). Check that base_url ({url}) "
+                f"points at a {self.spec.kind} endpoint that can stream.",
+                provider=name,
+            )
         if isinstance(exc, httpx.TransportError):
             return TransientError(
                 f"{name}: the connection to {url} failed mid-request ({type(exc).__name__}: {redact(str(exc))}).",
@@ -310,6 +440,8 @@ class Provider:
 
 
 _JSON = {"content-type": "application/json"}
+_STREAM = {"content-type": "application/json", "accept": "text/event-stream", "cache-control": "no-store"}
+_NO_LIMIT = contextlib.nullcontext()
 
 
 def _encode(body: dict[str, Any]) -> bytes:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, NamedTuple, Protocol
 if TYPE_CHECKING:
     from ._config import ModelSpec
 
-__all__ = ["Adapter", "ENTRY_POINT_GROUP", "ErrorInfo", "Message", "Parsed"]
+__all__ = ["Adapter", "ENTRY_POINT_GROUP", "ErrorInfo", "InBandError", "Message", "Parsed", "StreamDecoder"]
 
 ENTRY_POINT_GROUP = "modelswap.providers"
 
@@ -44,6 +44,31 @@ class ErrorInfo(NamedTuple):
     retry_after_s: float | None = None
 
 
+class InBandError(Exception):
+    """Raised by a :class:`StreamDecoder` for an error the server sent inside a 200 stream."""
+
+    def __init__(self, info: ErrorInfo, transient: bool = True) -> None:
+        super().__init__(info.message)
+        self.info = info
+        self.transient = transient
+
+
+class StreamDecoder(Protocol):
+    """Reads one streamed response, event by event. A new decoder is made for every attempt."""
+
+    done: bool
+    """True once the protocol's terminal event arrived (``[DONE]``, ``message_stop``, ``done: true``)."""
+
+    def feed(self, data: str, event: str) -> str | None:
+        """Take one SSE event (its data and its event name, ``message`` by default) or one NDJSON line (event
+        ``line``). Return the text delta it carries, if any. Raise :class:`InBandError` for an in-band error."""
+        ...
+
+    def finish(self) -> Parsed:
+        """The whole result once the stream ended. Raise ``ValueError`` when it ended too early to trust."""
+        ...
+
+
 class Adapter(Protocol):
     """Wire translation for one provider kind. Instances are created once per provider and must be stateless."""
 
@@ -53,8 +78,13 @@ class Adapter(Protocol):
         """Headers that carry the key (empty when ``api_key`` is None)."""
         ...
 
-    def build_request(self, model: ModelSpec, messages: list[Message], params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Return the path (relative to the provider's base URL) and the JSON body of a non-streaming call."""
+    stream_format: ClassVar[str]
+    """How streams arrive: ``sse`` or ``ndjson``."""
+
+    def build_request(
+        self, model: ModelSpec, messages: list[Message], params: Mapping[str, Any], *, stream: bool = False
+    ) -> tuple[str, dict[str, Any]]:
+        """Return the path (relative to the provider's base URL, query string allowed) and the JSON body."""
         ...
 
     def parse_response(self, body: Any) -> Parsed:
@@ -63,4 +93,8 @@ class Adapter(Protocol):
 
     def parse_error(self, status: int, body: Any, headers: Mapping[str, str]) -> ErrorInfo:
         """Read an error body (JSON, or the raw text when it was not JSON)."""
+        ...
+
+    def stream_decoder(self) -> StreamDecoder:
+        """A fresh decoder for one streamed response."""
         ...

@@ -12,15 +12,16 @@ LM Studio. Their differences that matter to a single, non-streaming call:
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
-from modelswap.hookspecs import ErrorInfo, Message, Parsed
+from modelswap.hookspecs import ErrorInfo, InBandError, Message, Parsed
 
 if TYPE_CHECKING:
     from modelswap._config import ModelSpec
 
-__all__ = ["OpenAIChat"]
+__all__ = ["OpenAIChat", "OpenAIChatStream"]
 
 _GENERIC_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 _RETRY_IN = re.compile(r"try again in (\d+(?:\.\d+)?)(ms|s)\b", re.IGNORECASE)
@@ -30,14 +31,19 @@ class OpenAIChat:
     """Wire translation for ``POST {base_url}/chat/completions``."""
 
     kind: ClassVar[str] = "openai"
+    stream_format: ClassVar[str] = "sse"
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
     def build_request(
-        self, model: ModelSpec, messages: list[Message], params: Mapping[str, Any]
+        self, model: ModelSpec, messages: list[Message], params: Mapping[str, Any], *, stream: bool = False
     ) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"model": model.model_id, "messages": messages}
+        if stream:
+            # Usage arrives in one extra chunk with empty `choices`, and only when asked for.
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
         for name, value in params.items():
             if value is None:
                 continue
@@ -78,6 +84,65 @@ class OpenAIChat:
             if "message" in body:
                 return ErrorInfo(str(body["message"]), body.get("type"), body.get("code"))
         return ErrorInfo(str(body)[:300])
+
+    def stream_decoder(self) -> OpenAIChatStream:
+        return OpenAIChatStream(self)
+
+
+class OpenAIChatStream:
+    """Decodes ``chat.completion.chunk`` events.
+
+    Survives what real servers send: comment lines (handled by the SSE parser), a usage-only final chunk with
+    empty ``choices``, usage in a provider-specific place (Groq's ``x_groq.usage``) or not in the last chunk, no
+    ``[DONE]`` after a finish reason, and ``{"error": ...}`` events inside a 200 stream.
+    """
+
+    def __init__(self, adapter: OpenAIChat) -> None:
+        self._adapter = adapter
+        self._parts: list[str] = []
+        self._finish_reason: str | None = None
+        self._usage: dict[str, Any] | None = None
+        self.done = False
+
+    def feed(self, data: str, event: str) -> str | None:
+        if data == "[DONE]":
+            self.done = True
+            return None
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise ValueError("a stream chunk is not a JSON object")
+        if "error" in chunk:
+            info = self._adapter.parse_error(200, chunk, {})
+            raise InBandError(info, transient=_is_server_side(info))
+        usage = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")
+        if usage:  # keep the last non-null usage; never overwrite it with None
+            self._usage = usage
+        choices = chunk.get("choices")
+        if not choices:
+            return None
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            self._finish_reason = choice["finish_reason"]
+        content = (choice.get("delta") or {}).get("content")
+        if content:
+            self._parts.append(content)
+            return content
+        return None
+
+    def finish(self) -> Parsed:
+        if not self.done and self._finish_reason is None:
+            raise ValueError("the stream ended before a finish reason or [DONE] (truncated)")
+        usage = self._usage or {}
+        return Parsed("".join(self._parts), self._finish_reason, usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+
+def _is_server_side(info: ErrorInfo) -> bool:
+    """Whether an in-band error is the server's trouble (worth a retry) rather than the request's."""
+    if isinstance(info.code, int):
+        return info.code == 429 or info.code >= 500
+    kind = f"{info.error_type or ''} {info.code or ''}".lower()
+    words = ("server", "overload", "unavailable", "timeout", "rate_limit", "internal")
+    return not kind.strip() or any(word in kind for word in words)
 
 
 def _retry_in(message: str) -> float | None:
