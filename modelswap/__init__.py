@@ -28,6 +28,7 @@ __all__ = [
     "ProviderTimeoutError",
     "RateLimitedError",
     "RequestRejectedError",
+    "StructuredOutputError",
     "TransientError",
     "UnknownModelError",
     "acomplete",
@@ -60,6 +61,7 @@ _LAZY = {
             "ProviderTimeoutError",
             "RateLimitedError",
             "RequestRejectedError",
+            "StructuredOutputError",
             "TransientError",
             "UnknownModelError",
         )
@@ -79,6 +81,7 @@ if TYPE_CHECKING:
         ProviderTimeoutError,
         RateLimitedError,
         RequestRejectedError,
+        StructuredOutputError,
         TransientError,
         UnknownModelError,
     )

@@ -3,16 +3,18 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, AsyncIterator, Iterator, Sequence
+from typing import Any, AsyncIterator, Iterator, Mapping, Sequence
 
 from ._config import Config, ModelSpec, ProviderSpec, load_config
-from ._errors import BadResponseError
+from ._errors import BadResponseError, ConfigError, StructuredOutputError
+from ._structured import check, instruction, repair_turns
 from ._types import Completion
 from .hookspecs import Message, Parsed
 
 __all__ = ["Client", "acomplete", "astream", "complete", "default_client", "stream"]
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+GENERIC_PARAMS = frozenset({"temperature", "top_p", "max_tokens", "stop", "seed"})
 
 
 class Client:
@@ -61,19 +63,32 @@ class Client:
 
     def _prepare(
         self,
-        prompt: str | Sequence[Message],
+        messages: list[Message],
         model: str | None,
-        system: str | None,
         params: dict[str, Any],
         stream: bool = False,
+        schema: Mapping[str, Any] | None = None,
     ) -> tuple[ModelSpec, Any, str, dict[str, Any]]:
         spec = self.config.resolve(model)
         provider = self.provider(spec.provider)
-        merged = {**spec.params, **{k: v for k, v in params.items() if v is not None}} if spec.params else params
-        if stream:
-            path, body = provider.adapter.build_request(spec, _messages(prompt, system), merged, stream=True)
+        adapter = provider.adapter
+        merged = {k: v for k, v in ({**spec.params, **params} if spec.params else params).items() if v is not None}
+        unsupported = [name for name in merged if name in GENERIC_PARAMS and name not in adapter.supported_params]
+        for name in unsupported:
+            if not spec.dropped(name):
+                raise ConfigError(
+                    f"Provider {spec.provider.name!r} ({spec.provider.kind}) cannot honour the param `{name}`. "
+                    f"Remove it, or add `drop_params: [{name}]` to models.{spec.alias} to drop it silently.",
+                    field=f"models.{spec.alias}.params.{name}",
+                )
+            del merged[name]
+        if schema is not None and not adapter.native_schema:
+            messages = [{"role": "system", "content": instruction(schema)}, *messages]
+            schema = None
+        if stream or schema is not None:
+            path, body = adapter.build_request(spec, messages, merged, stream=stream, schema=schema)
         else:
-            path, body = provider.adapter.build_request(spec, _messages(prompt, system), merged)
+            path, body = adapter.build_request(spec, messages, merged)
         return spec, provider, path, body
 
     def _finish(self, spec: ModelSpec, provider: Any, body: Any, attempts: int, started: float) -> Completion:
@@ -114,6 +129,7 @@ class Client:
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
+        schema: Mapping[str, Any] | None = None,
         **extra: Any,
     ) -> Completion:
         """Complete a prompt (a string) or a chat (a list of ``{"role", "content"}`` messages).
@@ -121,17 +137,33 @@ class Client:
         Args:
             model: an alias, ``provider/model_id``, or None for the active model.
             system: a system prompt put before the messages.
+            schema: a JSON Schema the answer must match. The provider's native JSON mode is used where it has
+                one, instructions in the prompt elsewhere; the answer is validated, repaired once by asking the
+                model again, and parsed into ``Completion.data``.
             extra: provider-specific body fields, passed through unchanged.
 
         Raises:
             ConfigError: the model cannot be resolved or its key is missing.
             ProviderError: the endpoint failed (after retries, for the transient family).
+            StructuredOutputError: with ``schema``, the answer still does not match after the repair.
         """
         started = time.perf_counter()
         params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop, "seed": seed, **extra}
-        spec, provider, path, body = self._prepare(prompt, model, system, params)
+        messages = _messages(prompt, system)
+        spec, provider, path, body = self._prepare(messages, model, params, schema=schema)
         response, attempts = provider.send(path, body)
-        return self._finish(spec, provider, response, attempts, started)
+        completion = self._finish(spec, provider, response, attempts, started)
+        if schema is None:
+            return completion
+        data, problem, where = check(completion.text, schema)
+        if problem is not None:
+            messages = repair_turns(messages, completion.text, problem, where)
+            spec, provider, path, body = self._prepare(messages, model, params, schema=schema)
+            response, more = provider.send(path, body)
+            completion = self._finish(spec, provider, response, attempts + more, started)
+            data, problem, where = _checked(spec, completion.text, schema)
+        completion.data = data
+        return completion
 
     async def acomplete(
         self,
@@ -144,14 +176,27 @@ class Client:
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
+        schema: Mapping[str, Any] | None = None,
         **extra: Any,
     ) -> Completion:
         """Async :meth:`complete`."""
         started = time.perf_counter()
         params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop, "seed": seed, **extra}
-        spec, provider, path, body = self._prepare(prompt, model, system, params)
+        messages = _messages(prompt, system)
+        spec, provider, path, body = self._prepare(messages, model, params, schema=schema)
         response, attempts = await provider.asend(path, body)
-        return self._finish(spec, provider, response, attempts, started)
+        completion = self._finish(spec, provider, response, attempts, started)
+        if schema is None:
+            return completion
+        data, problem, where = check(completion.text, schema)
+        if problem is not None:
+            messages = repair_turns(messages, completion.text, problem, where)
+            spec, provider, path, body = self._prepare(messages, model, params, schema=schema)
+            response, more = await provider.asend(path, body)
+            completion = self._finish(spec, provider, response, attempts + more, started)
+            data, problem, where = _checked(spec, completion.text, schema)
+        completion.data = data
+        return completion
 
     def stream(
         self,
@@ -176,7 +221,7 @@ class Client:
         """
         started = time.perf_counter()
         params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop, "seed": seed, **extra}
-        spec, provider, path, body = self._prepare(prompt, model, system, params, stream=True)
+        spec, provider, path, body = self._prepare(_messages(prompt, system), model, params, stream=True)
         for item in provider.stream(path, body):
             if isinstance(item, str):
                 yield item
@@ -200,7 +245,7 @@ class Client:
         """Async :meth:`stream`."""
         started = time.perf_counter()
         params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop, "seed": seed, **extra}
-        spec, provider, path, body = self._prepare(prompt, model, system, params, stream=True)
+        spec, provider, path, body = self._prepare(_messages(prompt, system), model, params, stream=True)
         async for item in provider.astream(path, body):
             if isinstance(item, str):
                 yield item
@@ -230,6 +275,20 @@ class Client:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
+
+
+def _checked(spec: ModelSpec, text: str, schema: Mapping[str, Any]) -> tuple[Any, None, str]:
+    data, problem, where = check(text, schema)
+    if problem is not None:
+        raise StructuredOutputError(
+            f"{spec.provider.name}: the answer of {spec.alias} does not match the schema at {where}: {problem}, "
+            "even after one repair. Simplify the schema, give an example in the prompt, or use a model with a "
+            "native JSON mode.",
+            provider=spec.provider.name,
+            json_path=where,
+            text=text,
+        )
+    return data, None, where
 
 
 def _messages(prompt: str | Sequence[Message], system: str | None) -> list[Message]:

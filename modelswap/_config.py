@@ -76,6 +76,8 @@ class ProviderSpec:
     requests_per_minute: float | None = None
     retry: RetryPolicy = RetryPolicy()
     profile: str | None = None
+    token_command: tuple[str, ...] | str | None = None
+    token_ttl_s: float = 3000.0
     # Only ever set from the API_KEY environment variable; never printed.
     api_key_override: str | None = field(default=None, repr=False)
 
@@ -126,6 +128,11 @@ class ModelSpec:
     context_window: int | None = None
     price: Price | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    drop_params: frozenset[str] | bool = frozenset()
+
+    def dropped(self, param: str) -> bool:
+        """Whether ``param`` may be dropped silently when the provider cannot honour it."""
+        return self.drop_params is True or (isinstance(self.drop_params, frozenset) and param in self.drop_params)
 
 
 @dataclass(slots=True)
@@ -384,6 +391,7 @@ def parse_config(data: dict[str, Any], source: str, root: Any = None) -> Config:
             context_window=entry.get("context_window"),
             price=Price(**{k: (str(v) if k == "checked" else v) for k, v in price.items()}) if price else None,
             params=dict(entry.get("params") or {}),
+            drop_params=True if entry.get("drop_params") is True else frozenset(entry.get("drop_params") or ()),
         )
     if config.default is not None and config.default not in config.models and "/" not in config.default:
         suggestion = _closest(config.default, config.models)
@@ -419,10 +427,15 @@ def _build_provider(name: str, entry: dict[str, Any], source: str, root: Any = N
     else:
         timeouts = Timeouts(**(timeout or {}))
     headers = tuple((str(k), _expand_env(str(v), source, root, ("providers", name, "headers", k))) for k, v in (merged.get("headers") or {}).items())
+    base_url = _expand_env(str(merged["base_url"]), source, root, ("providers", name, "base_url"), secret=False)
+    if not base_url.startswith(("http://", "https://")):
+        raise _located(f"base_url {base_url!r} is not an http(s) URL; write it like https://api.groq.com/openai/v1.",
+                       source, root, ("providers", name, "base_url"))
+    token_command = merged.get("token_command")
     return ProviderSpec(
         name=name,
         kind=merged["kind"],
-        base_url=str(merged["base_url"]).rstrip("/"),
+        base_url=base_url.rstrip("/"),
         api_key_env=merged.get("api_key_env"),
         api_key_required=merged.get("api_key_required", merged.get("api_key_env") is not None),
         headers=headers,
@@ -431,15 +444,18 @@ def _build_provider(name: str, entry: dict[str, Any], source: str, root: Any = N
         requests_per_minute=merged.get("requests_per_minute"),
         retry=RetryPolicy(**(merged.get("retry") or {})),
         profile=merged.get("profile") or preset_name,
+        token_command=tuple(token_command) if isinstance(token_command, list) else token_command,
+        token_ttl_s=float(merged.get("token_ttl_s", 3000.0)),
     )
 
 
-def _expand_env(value: str, source: str, root: Any, path: tuple[Any, ...]) -> str:
+def _expand_env(value: str, source: str, root: Any, path: tuple[Any, ...], secret: bool = True) -> str:
     def sub(match: re.Match[str]) -> str:
         var = match.group(1)
         if var not in os.environ:
-            raise _located(f"header references ${{{var}}}, which is not set in the environment. Set {var}.", source, root, path)
-        remember_secret(os.environ[var])
+            raise _located(f"${{{var}}} is not set in the environment. Set {var}.", source, root, path)
+        if secret:
+            remember_secret(os.environ[var])
         return os.environ[var]
 
     return _ENV_REF.sub(sub, value)

@@ -14,6 +14,7 @@ provider errors come from the model endpoint, and only the ``TransientError`` fa
         ├── RequestRejectedError    any other 4xx: the request itself is wrong
         │   └── AuthenticationError 401 or 403
         └── BadResponseError        the body is not what the protocol promises
+            └── StructuredOutputError   the answer does not match the requested JSON Schema
 
 All of them pickle (Prefect and Dask ship exceptions between processes) and none ever holds an API key:
 messages pass through :func:`modelswap._redact.redact` before they are stored.
@@ -33,6 +34,7 @@ __all__ = [
     "ProviderTimeoutError",
     "RateLimitedError",
     "RequestRejectedError",
+    "StructuredOutputError",
     "TransientError",
     "UnknownModelError",
 ]
@@ -128,3 +130,15 @@ class AuthenticationError(RequestRejectedError):
 
 class BadResponseError(ProviderError):
     """The endpoint answered, but not in the shape its protocol promises."""
+
+
+class StructuredOutputError(BadResponseError):
+    """The model's answer is not JSON matching the requested schema, even after one repair attempt.
+
+    Attributes:
+        json_path: where validation failed (``$.items[2].price``), or ``$`` when the text is not JSON at all.
+        text: the model's last answer.
+    """
+
+    json_path: str = "$"
+    text: str = ""

@@ -38,33 +38,53 @@ __all__ = ["Provider", "load_adapter"]
 
 logger = logging.getLogger("modelswap")
 
-_BUILTIN_KINDS = {"openai": "modelswap.plugins.openai:OpenAIChat"}
+# Used only when the package metadata is unavailable (running from a source tree that was never installed);
+# an installed modelswap finds its built-in kinds through its own entry points, like any plugin's.
+_BUILTIN_KINDS = {
+    "openai": "modelswap.plugins.openai:OpenAIChat",
+    "anthropic": "modelswap.plugins.anthropic:AnthropicMessages",
+    "gemini": "modelswap.plugins.gemini:GeminiGenerate",
+    "vertex": "modelswap.plugins.gemini:VertexGenerate",
+    "ollama": "modelswap.plugins.ollama:OllamaChat",
+    "completion": "modelswap.plugins.completion:RawCompletion",
+}
 _adapter_classes: dict[str, type[Adapter]] = {}
 _adapter_lock = threading.Lock()
 
 
+def installed_kinds() -> dict[str, str]:
+    """Every provider kind and where it comes from (``module:Class``), plugins included."""
+    from importlib.metadata import entry_points
+
+    kinds = dict(_BUILTIN_KINDS)
+    kinds.update({ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return kinds
+
+
 def load_adapter(kind: str) -> type[Adapter]:
-    """The adapter class for a provider kind: built-in, or from the ``modelswap.providers`` entry points."""
+    """The adapter class for a provider kind, from the ``modelswap.providers`` entry points; imported on first use."""
     cls = _adapter_classes.get(kind)
     if cls is not None:
         return cls
     with _adapter_lock:
-        target = _BUILTIN_KINDS.get(kind)
+        kinds = installed_kinds()
+        target = kinds.get(kind)
         if target is None:
-            from importlib.metadata import entry_points
-
-            found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == kind]
-            if not found:
-                installed = sorted(set(_BUILTIN_KINDS) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
-                raise ConfigError(
-                    f"Provider kind {kind!r} is not installed. Installed kinds: {', '.join(installed)}. "
-                    f"Install a plugin that registers {kind!r} under the {ENTRY_POINT_GROUP!r} entry points, "
-                    "or use an OpenAI-compatible endpoint with kind: openai.",
-                    field="kind",
-                )
-            target = found[0].value
+            raise ConfigError(
+                f"Provider kind {kind!r} is not installed. Installed kinds: {', '.join(sorted(kinds))}. "
+                f"Install a plugin that registers {kind!r} under the {ENTRY_POINT_GROUP!r} entry points, "
+                "or use an OpenAI-compatible endpoint with kind: openai.",
+                field="kind",
+            )
         module_name, _, attr = target.partition(":")
-        cls = getattr(importlib.import_module(module_name), attr)
+        try:
+            cls = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(
+                f"Provider kind {kind!r} is registered as {target!r} but cannot be loaded ({exc}). "
+                "Reinstall the plugin that provides it.",
+                field="kind",
+            ) from None
         _adapter_classes[kind] = cls
         return cls
 
@@ -109,9 +129,13 @@ class Provider:
     def _client_options(self) -> dict[str, Any]:
         spec = self.spec
         headers = dict(spec.headers)
-        headers.update(self.adapter.auth_headers(spec.api_key()))
+        make_auth = getattr(self.adapter, "auth", None)
+        auth = make_auth(spec) if make_auth is not None else None
+        if auth is None:
+            headers.update(self.adapter.auth_headers(spec.api_key()))
         connections = max(spec.max_concurrency or 0, 20)
         return {
+            "auth": auth,
             "base_url": spec.base_url + "/",
             "headers": headers,
             "timeout": httpx.Timeout(

@@ -19,6 +19,7 @@ class Completion:
         alias: the model reference the call resolved (an alias, or ``provider/model_id``).
         provider, model_id: where the call went.
         attempts: HTTP attempts made (1 when the first one succeeded).
+        data: with ``schema=``, the parsed JSON, validated against the schema.
         raw: the provider's response body, untouched.
     """
 
@@ -32,6 +33,7 @@ class Completion:
     provider: str
     model_id: str
     attempts: int = 1
+    data: Any = None
     raw: Any = field(default=None, repr=False)
 
     def to_dict(self, *, include_raw: bool = False) -> dict[str, Any]:

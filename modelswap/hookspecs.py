@@ -75,16 +75,38 @@ class Adapter(Protocol):
     kind: ClassVar[str]
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
-        """Headers that carry the key (empty when ``api_key`` is None)."""
+        """Headers that carry the key (empty when ``api_key`` is None).
+
+        An adapter whose credentials expire (Vertex's OAuth tokens) may also define
+        ``auth(self, spec: ProviderSpec) -> httpx.Auth | None``; when it returns an ``httpx.Auth``, that is used
+        for every request instead of these headers.
+        """
         ...
 
     stream_format: ClassVar[str]
     """How streams arrive: ``sse`` or ``ndjson``."""
 
+    supported_params: ClassVar[frozenset[str]]
+    """Which generic params (temperature, top_p, max_tokens, stop, seed) the protocol can honour. Asking for
+    another is an error naming the provider and the param, unless the model's config lists it in drop_params."""
+
+    native_schema: ClassVar[bool]
+    """True when ``build_request`` can ask the server itself for JSON matching a schema; otherwise modelswap
+    falls back to instructions in the prompt. Either way the answer is validated."""
+
     def build_request(
-        self, model: ModelSpec, messages: list[Message], params: Mapping[str, Any], *, stream: bool = False
+        self,
+        model: ModelSpec,
+        messages: list[Message],
+        params: Mapping[str, Any],
+        *,
+        stream: bool = False,
+        schema: Mapping[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any]]:
-        """Return the path (relative to the provider's base URL, query string allowed) and the JSON body."""
+        """Return the path (relative to the provider's base URL, query string allowed) and the JSON body.
+
+        ``params`` holds only non-None values. ``schema`` is only passed when ``native_schema`` is True.
+        """
         ...
 
     def parse_response(self, body: Any) -> Parsed:

@@ -32,14 +32,24 @@ class OpenAIChat:
 
     kind: ClassVar[str] = "openai"
     stream_format: ClassVar[str] = "sse"
+    supported_params: ClassVar[frozenset[str]] = frozenset({"temperature", "top_p", "max_tokens", "stop", "seed"})
+    native_schema: ClassVar[bool] = True
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
     def build_request(
-        self, model: ModelSpec, messages: list[Message], params: Mapping[str, Any], *, stream: bool = False
+        self,
+        model: ModelSpec,
+        messages: list[Message],
+        params: Mapping[str, Any],
+        *,
+        stream: bool = False,
+        schema: Mapping[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"model": model.model_id, "messages": messages}
+        if schema is not None:
+            body.update(_schema_fields(model, schema))
         if stream:
             # Usage arrives in one extra chunk with empty `choices`, and only when asked for.
             body["stream"] = True
@@ -134,6 +144,24 @@ class OpenAIChatStream:
             raise ValueError("the stream ended before a finish reason or [DONE] (truncated)")
         usage = self._usage or {}
         return Parsed("".join(self._parts), self._finish_reason, usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+
+def _schema_fields(model: ModelSpec, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Ask the server for JSON matching ``schema``, the way each server understands it."""
+    profile = model.provider.profile
+    if profile == "llamacpp":
+        # llama-server turns `json_schema` into a grammar; its response_format support is partial.
+        return {"json_schema": dict(schema)}
+    if profile == "ollama":
+        return {"response_format": {"type": "json_object"}}
+    if profile == "tgi":
+        return {"response_format": {"type": "json", "value": dict(schema)}}
+    return {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": str(schema.get("title") or "response").replace(" ", "_")[:64], "schema": dict(schema)},
+        }
+    }
 
 
 def _is_server_side(info: ErrorInfo) -> bool:
