@@ -72,7 +72,10 @@ class Client:
         spec = self.config.resolve(model)
         provider = self.provider(spec.provider)
         adapter = provider.adapter
-        merged = {k: v for k, v in ({**spec.params, **params} if spec.params else params).items() if v is not None}
+        # Call arguments override the model's configured params; an argument left as None does not.
+        merged = {k: v for k, v in params.items() if v is not None}
+        if spec.params:
+            merged = {**{k: v for k, v in spec.params.items() if v is not None}, **merged}
         unsupported = [name for name in merged if name in GENERIC_PARAMS and name not in adapter.supported_params]
         for name in unsupported:
             if not spec.dropped(name):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ._errors import ConfigError, MissingCredentialsError, UnknownModelError
-from ._presets import DEFAULT_CONFIG, PRESETS
+from ._presets import PRESETS, default_config
 from ._redact import looks_like_key, remember_secret
 
 __all__ = [
@@ -287,7 +287,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """
     found = find_config_path(path)
     if found is None:
-        return parse_config(DEFAULT_CONFIG, BUILTIN_SOURCE)
+        return parse_config(default_config(), BUILTIN_SOURCE)
     try:
         text = found.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LOCAL_PORT", "PRESETS"]
+__all__ = ["LOCAL_PORT", "PRESETS", "default_config"]
 
 # llama-server's own default port; `modelswap serve-local` uses it too.
 LOCAL_PORT = 8080
@@ -62,30 +62,52 @@ PRESETS: dict[str, dict[str, Any]] = {
         "base_url": "https://us-central1-aiplatform.googleapis.com/v1",
         "api_key_env": "VERTEX_ACCESS_TOKEN",
     },
+    # llama.cpp's and TGI's own raw-text endpoints (kind `completion`): the base URL is the server root.
+    "llamacpp-completion": {
+        "kind": "completion",
+        "profile": "llamacpp",
+        "base_url": f"http://127.0.0.1:{LOCAL_PORT}",
+        "api_key_env": "LLAMACPP_API_KEY",
+        "api_key_required": False,
+    },
+    "tgi-completion": {
+        "kind": "completion",
+        "profile": "tgi",
+        "base_url": "http://localhost:8080",
+        "api_key_env": "HF_TOKEN",
+        "api_key_required": False,
+    },
 }
 
-# The built-in config used when no file is found: the local Gemma 3 270M served by `modelswap serve-local`.
-DEFAULT_CONFIG: dict[str, Any] = {
-    "version": 1,
-    "default": "gemma-chat",
-    "providers": {
-        "local": {
-            "preset": "llamacpp",
-            "max_concurrency": 4,
-            # A 270M model on two CPU cores: generous, so a cold start never looks like a hang.
-            "timeout": {"connect": 5, "read": 300},
-        }
-    },
-    "models": {
-        "gemma-chat": {
-            "provider": "local",
-            "model_id": "gemma-3-270m",
-            "prompt_format": "gemma3",
-            "license": "Gemma",
-            "weights": "open",
-            "context_window": 32768,
-            "price": {"input_per_mtok": 0, "output_per_mtok": 0, "checked": "2026-11-23"},
-            "params": {"temperature": 0, "max_tokens": 64},
-        }
-    },
-}
+
+def default_config(root_url: str = f"http://127.0.0.1:{LOCAL_PORT}") -> dict[str, Any]:
+    """The built-in config used when no file is found: the local Gemma 3 270M served by `modelswap serve-local`.
+
+    Two aliases for the same weights: `gemma-raw` sends a raw few-shot prompt to llama.cpp's `/completion`;
+    `gemma-chat` uses the chat endpoint, where llama-server applies its ChatML fallback (the GGUF has no chat
+    template) and answers badly. The pair is the swap hazard modelswap exists to catch.
+    """
+    gemma = {
+        "model_id": "gemma-3-270m",
+        "license": "Gemma",
+        "weights": "open",
+        "context_window": 32768,
+        "price": {"input_per_mtok": 0, "output_per_mtok": 0, "checked": "2026-11-23"},
+    }
+    return {
+        "version": 1,
+        "default": "gemma-raw",
+        "providers": {
+            # A 270M model on two CPU cores: a generous read timeout, so a cold start never looks like a hang.
+            "local": {"preset": "llamacpp", "base_url": f"{root_url}/v1", "max_concurrency": 4,
+                      "timeout": {"connect": 5, "read": 300}},
+            "local-raw": {"preset": "llamacpp-completion", "base_url": root_url, "max_concurrency": 4,
+                          "timeout": {"connect": 5, "read": 300}},
+        },
+        "models": {
+            "gemma-raw": {**gemma, "provider": "local-raw", "prompt_format": "plain",
+                          "params": {"temperature": 0, "max_tokens": 16, "stop": ["\n"]}},
+            "gemma-chat": {**gemma, "provider": "local", "prompt_format": "gemma3",
+                           "params": {"temperature": 0, "max_tokens": 16, "stop": ["\n"]}},
+        },
+    }

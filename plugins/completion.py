@@ -1,0 +1,219 @@
+"""Provider kind ``completion``: raw-text endpoints, with chat messages rendered client-side.
+
+Three dialects, chosen by the provider's ``profile``:
+
+* ``llamacpp``: llama-server's native ``POST /completion`` (``prompt``, ``n_predict``; ``json_schema`` for
+  structured output; streams end with ``stop: true`` and no ``[DONE]``). ``base_url`` is the server root.
+* ``tgi``: Text Generation Inference ``POST /generate`` and ``/generate_stream`` (``inputs``,
+  ``parameters.max_new_tokens``; no prompt token count unless asked for details).
+* anything else: OpenAI-style ``POST /completions`` (vLLM, Together, OpenAI's instruct models).
+
+Messages are rendered with the model's ``prompt_format`` (:mod:`modelswap.prompts`), byte for byte what the
+family's official chat template produces, *without* BOS: every one of these servers adds BOS when it tokenizes,
+and a doubled BOS quietly degrades answers. A single user message under the ``plain`` format (the default) is
+sent verbatim, which is what few-shot prompting of a base model wants. The family's end-of-turn strings are added
+to ``stop`` so generation ends where the template says a turn ends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from modelswap.hookspecs import ErrorInfo, InBandError, Message, Parsed
+
+if TYPE_CHECKING:
+    from modelswap._config import ModelSpec
+
+__all__ = ["RawCompletion", "RawCompletionStream", "render_prompt"]
+
+_DEFAULT_FORMAT = "plain"
+
+
+def render_prompt(model: ModelSpec, messages: list[Message]) -> tuple[str, list[str]]:
+    """The prompt text for ``messages`` and the stop strings the model's family ends a turn with."""
+    fmt = model.prompt_format or _DEFAULT_FORMAT
+    if fmt == "plain" and len(messages) == 1 and messages[0].get("role") == "user":
+        return str(messages[0]["content"]), []
+    from modelswap import prompts
+
+    text = prompts.render(fmt, list(messages), add_generation_prompt=True, include_bos=False)
+    return text, list(getattr(prompts.family(fmt), "stop", ()) or ())
+
+
+class RawCompletion:
+    """Wire translation for raw-text completion endpoints."""
+
+    kind: ClassVar[str] = "completion"
+    stream_format: ClassVar[str] = "sse"
+    supported_params: ClassVar[frozenset[str]] = frozenset({"temperature", "top_p", "max_tokens", "stop", "seed"})
+    native_schema: ClassVar[bool] = True
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def build_request(
+        self,
+        model: ModelSpec,
+        messages: list[Message],
+        params: Mapping[str, Any],
+        *,
+        stream: bool = False,
+        schema: Mapping[str, Any] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        prompt, family_stop = render_prompt(model, messages)
+        stop = params.get("stop")
+        stops = ([stop] if isinstance(stop, str) else list(stop or [])) + [s for s in family_stop if s not in (stop or ())]
+        profile = model.provider.profile
+        if profile == "llamacpp":
+            return self._llamacpp(prompt, params, stops, stream, schema)
+        if profile == "tgi":
+            return self._tgi(prompt, params, stops, stream, schema)
+        return self._openai(model, prompt, params, stops, stream, schema)
+
+    @staticmethod
+    def _llamacpp(
+        prompt: str, params: Mapping[str, Any], stops: list[str], stream: bool, schema: Mapping[str, Any] | None
+    ) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"prompt": prompt}
+        for name in ("temperature", "top_p", "seed"):
+            if name in params:
+                body[name] = params[name]
+        if "max_tokens" in params:
+            body["n_predict"] = params["max_tokens"]
+        if stops:
+            body["stop"] = stops
+        if schema is not None:
+            body["json_schema"] = dict(schema)
+        if stream:
+            body["stream"] = True
+        return "completion", body
+
+    @staticmethod
+    def _tgi(
+        prompt: str, params: Mapping[str, Any], stops: list[str], stream: bool, schema: Mapping[str, Any] | None
+    ) -> tuple[str, dict[str, Any]]:
+        parameters: dict[str, Any] = {"details": True}
+        for name in ("temperature", "top_p", "seed"):
+            if name in params:
+                parameters[name] = params[name]
+        if "max_tokens" in params:
+            parameters["max_new_tokens"] = params["max_tokens"]
+        if stops:
+            parameters["stop"] = stops
+        if schema is not None:
+            parameters["grammar"] = {"type": "json", "value": dict(schema)}
+        return ("generate_stream" if stream else "generate"), {"inputs": prompt, "parameters": parameters}
+
+    @staticmethod
+    def _openai(
+        model: ModelSpec,
+        prompt: str,
+        params: Mapping[str, Any],
+        stops: list[str],
+        stream: bool,
+        schema: Mapping[str, Any] | None,
+    ) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"model": model.model_id, "prompt": prompt}
+        for name in ("temperature", "top_p", "max_tokens", "seed"):
+            if name in params:
+                body[name] = params[name]
+        if stops:
+            body["stop"] = stops[:4]  # the API takes at most four
+        if schema is not None and model.provider.profile == "vllm":
+            body["guided_json"] = dict(schema)
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return "completions", body
+
+    def parse_response(self, body: Any) -> Parsed:
+        if not isinstance(body, dict):
+            raise ValueError("expected a JSON object")
+        if "content" in body:  # llama.cpp
+            return Parsed(body["content"], body.get("stop_type"), body.get("tokens_evaluated"), body.get("tokens_predicted"))
+        if "generated_text" in body:  # TGI
+            details = body.get("details") or {}
+            prefill = details.get("prefill")
+            return Parsed(
+                body["generated_text"], details.get("finish_reason"), len(prefill) if prefill else None,
+                details.get("generated_tokens"),
+            )
+        if isinstance(body.get("choices"), list):  # OpenAI-style
+            choice = body["choices"][0] if body["choices"] else {}
+            usage = body.get("usage") or {}
+            return Parsed(choice.get("text") or "", choice.get("finish_reason"), usage.get("prompt_tokens"),
+                          usage.get("completion_tokens"))
+        raise ValueError("expected llama.cpp `content`, TGI `generated_text` or OpenAI `choices`")
+
+    def parse_error(self, status: int, body: Any, headers: Mapping[str, str]) -> ErrorInfo:
+        if isinstance(body, dict):
+            error = body.get("error")
+            if isinstance(error, dict):
+                return ErrorInfo(str(error.get("message") or ""), error.get("type"), error.get("code"))
+            if isinstance(error, str):
+                return ErrorInfo(error, body.get("error_type"))
+        return ErrorInfo(str(body)[:300])
+
+    def stream_decoder(self) -> RawCompletionStream:
+        return RawCompletionStream(self)
+
+
+class RawCompletionStream:
+    """Decodes any of the three dialects' streams, telling them apart by shape."""
+
+    def __init__(self, adapter: RawCompletion) -> None:
+        self._adapter = adapter
+        self._parts: list[str] = []
+        self._finish_reason: str | None = None
+        self._input_tokens: int | None = None
+        self._output_tokens: int | None = None
+        self.done = False
+
+    def feed(self, data: str, event: str) -> str | None:
+        if data == "[DONE]":
+            self.done = True
+            return None
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise ValueError("a stream chunk is not a JSON object")
+        if "error" in chunk:
+            info = self._adapter.parse_error(200, chunk, {})
+            code = info.code if isinstance(info.code, int) else 500
+            raise InBandError(info, transient=code == 429 or code >= 500 or info.error_type == "overloaded")
+        if "content" in chunk:  # llama.cpp: the final chunk has stop: true and the counts
+            if chunk.get("stop"):
+                self.done = True
+                self._finish_reason = chunk.get("stop_type")
+                self._input_tokens = chunk.get("tokens_evaluated")
+                self._output_tokens = chunk.get("tokens_predicted")
+            return self._add(chunk.get("content"))
+        if "token" in chunk:  # TGI: the final event carries generated_text and details
+            token = chunk["token"] or {}
+            details = chunk.get("details")
+            if details:
+                self.done = True
+                self._finish_reason = details.get("finish_reason")
+                self._output_tokens = details.get("generated_tokens")
+            return None if token.get("special") else self._add(token.get("text"))
+        usage = chunk.get("usage")
+        if usage:
+            self._input_tokens = usage.get("prompt_tokens")
+            self._output_tokens = usage.get("completion_tokens")
+        choices = chunk.get("choices")
+        if choices:
+            if choices[0].get("finish_reason"):
+                self._finish_reason = choices[0]["finish_reason"]
+            return self._add(choices[0].get("text"))
+        return None
+
+    def _add(self, text: str | None) -> str | None:
+        if text:
+            self._parts.append(text)
+            return text
+        return None
+
+    def finish(self) -> Parsed:
+        if not self.done and self._finish_reason is None:
+            raise ValueError("the stream ended before its final event (truncated)")
+        return Parsed("".join(self._parts), self._finish_reason, self._input_tokens, self._output_tokens)
