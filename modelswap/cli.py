@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list the configured models")
     models.add_argument("--json", action="store_true", help="print JSON")
+    models.add_argument("--check", metavar="MODEL", help="report what one model accepts (params, streaming, JSON schema, context)")
 
     call = commands.add_parser("call", help="get one completion")
     call.add_argument("model", help="an alias, provider/model_id, or - for the active model")
@@ -99,6 +100,8 @@ def _models(args: argparse.Namespace) -> int:
     from ._config import load_config
 
     config = load_config(args.config)
+    if args.check:
+        return _check_model(config, args.check, args.json)
     rows = []
     for alias, spec in sorted(config.models.items()):
         price = spec.price
@@ -132,6 +135,42 @@ def _models(args: argparse.Namespace) -> int:
     for r in table:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(r, widths)).rstrip())
     print(f"\n* default ({config.source})")
+    return EXIT_OK
+
+
+def _check_model(config: Any, model: str, as_json: bool) -> int:
+    from ._client import GENERIC_PARAMS
+    from ._provider import load_adapter
+
+    spec = config.resolve(None if model == "-" else model)
+    adapter = load_adapter(spec.provider.kind)
+    params = {
+        name: "yes" if name in adapter.supported_params else ("dropped" if spec.dropped(name) else "no (error)")
+        for name in sorted(GENERIC_PARAMS)
+    }
+    report = {
+        "alias": spec.alias,
+        "provider": spec.provider.name,
+        "kind": spec.provider.kind,
+        "profile": spec.provider.profile,
+        "base_url": spec.provider.base_url,
+        "model_id": spec.model_id,
+        "streaming": "yes (" + adapter.stream_format + ")",
+        "json_schema": "native" if adapter.native_schema else "prompt instructions, validated",
+        "params": params,
+        "prompt_format": spec.prompt_format if spec.provider.kind == "completion" else None,
+        "context_window": spec.context_window,
+        "api_key_env": spec.provider.api_key_env,
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    for key, value in report.items():
+        if key == "params":
+            for name, answer in value.items():
+                print(f"{'param ' + name:<18} {answer}")
+        else:
+            print(f"{key:<18} {value if value is not None else '-'}")
     return EXIT_OK
 
 
