@@ -145,16 +145,19 @@ class Provider:
             "follow_redirects": False,
         }
 
+    def _new_client(self, cls: type[Any]) -> Any:
+        options = self._client_options()
+        if self._transport is not None:
+            options["transport"] = self._transport
+        return cls(**options)
+
     @property
     def client(self) -> httpx.Client:
         client = self._client
         if client is None:
             with self._lock:
                 if self._client is None:
-                    options = self._client_options()
-                    if self._transport is not None:
-                        options["transport"] = self._transport
-                    self._client = httpx.Client(**options)
+                    self._client = self._new_client(httpx.Client)
                 client = self._client
         return client
 
@@ -162,10 +165,7 @@ class Provider:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            options = self._client_options()
-            if self._transport is not None:
-                options["transport"] = self._transport
-            client = self._async_clients[loop] = httpx.AsyncClient(**options)
+            client = self._async_clients[loop] = self._new_client(httpx.AsyncClient)
         return client
 
     def close(self) -> None:
