@@ -427,8 +427,10 @@ def _build_provider(name: str, entry: dict[str, Any], source: str, root: Any = N
     else:
         timeouts = Timeouts(**(timeout or {}))
     headers = tuple((str(k), _expand_env(str(v), source, root, ("providers", name, "headers", k))) for k, v in (merged.get("headers") or {}).items())
-    base_url = _expand_env(str(merged["base_url"]), source, root, ("providers", name, "base_url"), secret=False)
-    if not base_url.startswith(("http://", "https://")):
+    # Unset variables stay as ${VAR} until the provider is used: a config naming Vertex must still load on a
+    # machine that only ever calls the local model.
+    base_url = _ENV_REF.sub(lambda m: os.environ.get(m.group(1), m.group(0)), str(merged["base_url"]))
+    if not base_url.startswith(("http://", "https://", "${")):
         raise _located(f"base_url {base_url!r} is not an http(s) URL; write it like https://api.groq.com/openai/v1.",
                        source, root, ("providers", name, "base_url"))
     token_command = merged.get("token_command")
@@ -449,13 +451,17 @@ def _build_provider(name: str, entry: dict[str, Any], source: str, root: Any = N
     )
 
 
-def _expand_env(value: str, source: str, root: Any, path: tuple[Any, ...], secret: bool = True) -> str:
+def unresolved_env(text: str) -> list[str]:
+    """The ``${VAR}`` references left in ``text`` (their variables were unset when the config loaded)."""
+    return _ENV_REF.findall(text)
+
+
+def _expand_env(value: str, source: str, root: Any, path: tuple[Any, ...]) -> str:
     def sub(match: re.Match[str]) -> str:
         var = match.group(1)
         if var not in os.environ:
             raise _located(f"${{{var}}} is not set in the environment. Set {var}.", source, root, path)
-        if secret:
-            remember_secret(os.environ[var])
+        remember_secret(os.environ[var])
         return os.environ[var]
 
     return _ENV_REF.sub(sub, value)

@@ -59,8 +59,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "vertex": {
         "kind": "vertex",
-        "base_url": "https://us-central1-aiplatform.googleapis.com/v1",
+        "base_url": (
+            "https://${VERTEX_LOCATION}-aiplatform.googleapis.com/v1/projects/${VERTEX_PROJECT}"
+            "/locations/${VERTEX_LOCATION}/publishers/google"
+        ),
         "api_key_env": "VERTEX_ACCESS_TOKEN",
+    },
+    # Ollama's own API (kind `ollama`: /api/chat); the `ollama` preset above is its OpenAI-compatible /v1.
+    "ollama-native": {
+        "kind": "ollama",
+        "base_url": "http://localhost:11434",
+        "api_key_env": "OLLAMA_API_KEY",
+        "api_key_required": False,
     },
     # llama.cpp's and TGI's own raw-text endpoints (kind `completion`): the base URL is the server root.
     "llamacpp-completion": {

@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 import httpx
 
-from ._config import ProviderSpec
+from ._config import ProviderSpec, unresolved_env
 from ._errors import (
     AuthenticationError,
     BadResponseError,
@@ -128,6 +128,13 @@ class Provider:
     # -- clients ----------------------------------------------------------------------------------------
     def _client_options(self) -> dict[str, Any]:
         spec = self.spec
+        missing = unresolved_env(spec.base_url)
+        if missing:
+            raise ConfigError(
+                f"Provider {spec.name!r}: its base_url {spec.base_url} needs {', '.join(missing)} in the environment. "
+                f"Set {' and '.join(missing)}, or give providers.{spec.name}.base_url in full.",
+                field=f"providers.{spec.name}.base_url",
+            )
         headers = dict(spec.headers)
         make_auth = getattr(self.adapter, "auth", None)
         auth = make_auth(spec) if make_auth is not None else None
