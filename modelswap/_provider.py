@@ -124,6 +124,7 @@ class Provider:
         )
         self._lock = threading.Lock()
         self._concurrency, self._rate = _shared_limits(spec)
+        self._urls: dict[str, httpx.URL] = {}
 
     # -- clients ----------------------------------------------------------------------------------------
     def _client_options(self) -> dict[str, Any]:
@@ -187,6 +188,14 @@ class Provider:
             await client.aclose()
 
     # -- sending ----------------------------------------------------------------------------------------
+    def _url(self, path: str) -> httpx.URL:
+        # An absolute URL parsed once per path: joining base_url and a relative path makes httpx parse URLs
+        # twice per request, about half of modelswap's per-call overhead (bench/profile_call.py).
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self.spec.base_url + "/" + path.lstrip("/"))
+        return url
+
     def send(self, path: str, body: dict[str, Any]) -> tuple[Any, int]:
         """POST ``body`` to ``path`` with retries; return the decoded JSON body and the number of attempts."""
         content = _encode(body)
@@ -198,9 +207,9 @@ class Provider:
                     self._rate.acquire()
                 if self._concurrency is not None:
                     with self._concurrency:
-                        response = self.client.post(path, content=content, headers=_JSON)
+                        response = self.client.post(self._url(path), content=content, headers=_JSON)
                 else:
-                    response = self.client.post(path, content=content, headers=_JSON)
+                    response = self.client.post(self._url(path), content=content, headers=_JSON)
                 return self._decode(response), attempt
             except httpx.HTTPError as exc:
                 error: ProviderError = self._transport_error(exc)
@@ -223,9 +232,9 @@ class Provider:
                     await self._rate.aacquire()
                 if self._concurrency is not None:
                     async with self._concurrency:
-                        response = await client.post(path, content=content, headers=_JSON)
+                        response = await client.post(self._url(path), content=content, headers=_JSON)
                 else:
-                    response = await client.post(path, content=content, headers=_JSON)
+                    response = await client.post(self._url(path), content=content, headers=_JSON)
                 return self._decode(response), attempt
             except httpx.HTTPError as exc:
                 error: ProviderError = self._transport_error(exc)
@@ -252,7 +261,7 @@ class Provider:
                 if self._rate is not None:
                     self._rate.acquire()
                 with self._concurrency if self._concurrency is not None else _NO_LIMIT:
-                    with self.client.stream("POST", path, content=content, headers=_STREAM) as response:
+                    with self.client.stream("POST", self._url(path), content=content, headers=_STREAM) as response:
                         if response.status_code >= 300:
                             response.read()
                             raise self._http_error(response)
@@ -289,7 +298,7 @@ class Provider:
                 if self._concurrency is not None:
                     await self._concurrency.aacquire()
                 try:
-                    async with client.stream("POST", path, content=content, headers=_STREAM) as response:
+                    async with client.stream("POST", self._url(path), content=content, headers=_STREAM) as response:
                         if response.status_code >= 300:
                             await response.aread()
                             raise self._http_error(response)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Run the per-call and import-time benchmarks in a venv of their own, outside the repo.
+#
+#   bench/run.sh            # full run (a few minutes)
+#   bench/run.sh --quick    # tiny iteration counts: checks the wiring, not a measurement
+#   bench/run.sh --setup    # only create/update the venv
+#   bench/run.sh --profile  # where modelswap's per-call time goes (bench/profile_call.py)
+#
+# The venv (default ${XDG_CACHE_HOME:-$HOME/.cache}/modelswap-bench/venv, or $MODELSWAP_BENCH_VENV) gets this
+# repo installed editable plus openai and litellm, whose dependencies may clash with the project's own venv.
+# Extra arguments for the two scripts: BENCH_CALL_ARGS="--rounds 10 --calls 300", BENCH_IMPORT_ARGS="--runs 20".
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+VENV="${MODELSWAP_BENCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/modelswap-bench/venv}"
+PYTHON="${PYTHON:-python3}"
+MODE="${1:-full}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "== creating $VENV" >&2
+    mkdir -p "$(dirname "$VENV")"
+    "$PYTHON" -m venv "$VENV"
+fi
+# Reinstall when pyproject.toml changes (the stamp records which repo and which pyproject it was made for).
+STAMP="$VENV/.modelswap-bench-installed"
+WANT="$ROOT $(cksum < "$ROOT/pyproject.toml")"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+    echo "== installing modelswap (editable, from $ROOT), openai and litellm into $VENV" >&2
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT" openai litellm
+    echo "$WANT" > "$STAMP"
+fi
+BENCH_PY="$VENV/bin/python"
+
+case "$MODE" in
+    --setup) exit 0 ;;
+    --profile) exec "$BENCH_PY" "$HERE/profile_call.py" ;;
+    --quick)
+        CALL_ARGS="--rounds 2 --calls 10 --warmup 3"
+        IMPORT_ARGS="--runs 2 --warmup 1 --top 5"
+        ;;
+    full|--full)
+        CALL_ARGS="${BENCH_CALL_ARGS:-}"
+        IMPORT_ARGS="${BENCH_IMPORT_ARGS:-}"
+        ;;
+    *) echo "usage: $0 [--quick|--setup|--profile]" >&2; exit 2 ;;
+esac
+
+echo "# modelswap benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "- python: $("$BENCH_PY" -c 'import sys; print(sys.version.split()[0])') ($BENCH_PY)"
+echo "- CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+echo "- versions: $("$BENCH_PY" -c '
+from importlib.metadata import version
+out = []
+for name in ("modelswap", "httpx", "openai", "litellm"):
+    try:
+        out.append(f"{name} {version(name)}")
+    except Exception:
+        out.append(f"{name} not installed")
+print(", ".join(out))')"
+echo
+# shellcheck disable=SC2086
+"$BENCH_PY" "$HERE/bench_call.py" $CALL_ARGS
+echo
+# shellcheck disable=SC2086
+"$BENCH_PY" "$HERE/bench_import.py" $IMPORT_ARGS

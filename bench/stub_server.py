@@ -1,0 +1,209 @@
+"""A fast loopback OpenAI-compatible stub for the benchmarks: ``POST /v1/chat/completions`` -> a fixed answer.
+
+Run as its own process (the benchmarks do this through :func:`running_stub`)::
+
+    python bench/stub_server.py [--port 0] [--max-seconds 900] [--parent-pid PID]
+
+It binds 127.0.0.1 only (port 0: a free port chosen by the kernel), prints ``PORT <n>`` on its first stdout
+line, and stops by itself after ``--max-seconds``, when the ``--parent-pid`` process is gone, or when its stdin
+reaches EOF (the parent closed the pipe or died).
+
+The server is an ``asyncio.Protocol`` (no per-request coroutine or stream objects): HTTP/1.1 with keep-alive,
+``Content-Length`` bodies only, the response bytes built once. On a loopback socket it answers in a few tens of
+microseconds, so the clients being measured, not the server, dominate a call. Only the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+ANSWER_TEXT = "Hello! How can I help you today?"
+
+COMPLETION = {
+    "id": "chatcmpl-bench0001",
+    "object": "chat.completion",
+    "created": 1700000000,
+    "model": "stub-model",
+    "system_fingerprint": "fp_bench",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": ANSWER_TEXT, "refusal": None},
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18},
+}
+
+
+def _response(status: str, body: bytes, keep_alive: bool) -> bytes:
+    head = (
+        f"HTTP/1.1 {status}\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "x-request-id: req_bench\r\n"
+        f"connection: {'keep-alive' if keep_alive else 'close'}\r\n"
+        "\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+_OK_BODY = json.dumps(COMPLETION, separators=(",", ":")).encode()
+_NOT_FOUND_BODY = json.dumps({"error": {"message": "not found", "type": "invalid_request_error"}}).encode()
+_RESPONSES = {
+    (True, True): _response("200 OK", _OK_BODY, True),
+    (True, False): _response("200 OK", _OK_BODY, False),
+    (False, True): _response("404 Not Found", _NOT_FOUND_BODY, True),
+    (False, False): _response("404 Not Found", _NOT_FOUND_BODY, False),
+}
+_MAX_HEAD = 64 * 1024
+
+
+class StubProtocol(asyncio.Protocol):
+    """One connection; requests are answered in order (pipelining works too)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buffer
+        buf += data
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > _MAX_HEAD:
+                    self._close()
+                return
+            head = bytes(buf[:end]).decode("latin-1")
+            request_line, _, header_text = head.partition("\r\n")
+            length = 0
+            keep_alive = not request_line.endswith("HTTP/1.0")
+            for line in header_text.split("\r\n"):
+                name, _, value = line.partition(":")
+                name = name.strip().lower()
+                if name == "content-length":
+                    length = int(value.strip() or 0)
+                elif name == "connection":
+                    token = value.strip().lower()
+                    keep_alive = token == "keep-alive" or (keep_alive and token != "close")
+                elif name == "transfer-encoding":  # never sent by the clients measured; refuse plainly
+                    self._close()
+                    return
+            total = end + 4 + length
+            if len(buf) < total:
+                return
+            del buf[:total]
+            parts = request_line.split(" ")
+            ok = len(parts) >= 2 and parts[0] == "POST" and parts[1].split("?", 1)[0].endswith("/chat/completions")
+            assert self.transport is not None
+            self.transport.write(_RESPONSES[(ok, keep_alive)])
+            if not keep_alive:
+                self._close()
+                return
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def serve(port: int, max_seconds: float, parent_pid: int | None) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(StubProtocol, host="127.0.0.1", port=port, backlog=128)
+    bound = server.sockets[0].getsockname()[1]
+    print(f"PORT {bound}", flush=True)
+    stop = asyncio.Event()
+
+    def on_stdin() -> None:  # EOF on stdin: the parent closed the pipe or died
+        try:
+            data = os.read(stdin_fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(stdin_fd)
+            stop.set()
+
+    stdin_fd = sys.stdin.fileno() if sys.stdin is not None else -1
+    if stdin_fd >= 0 and not os.isatty(stdin_fd):
+        try:
+            loop.add_reader(stdin_fd, on_stdin)  # a pipe; /dev/null or a file cannot be watched, and need not be
+        except (OSError, ValueError):
+            pass
+
+    async def parent_watch() -> None:
+        original_ppid = os.getppid()
+        while not stop.is_set():
+            await asyncio.sleep(0.5)
+            if os.getppid() != original_ppid or (parent_pid is not None and not _alive(parent_pid)):
+                stop.set()
+
+    watcher = asyncio.ensure_future(parent_watch())
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=max_seconds)
+    except asyncio.TimeoutError:
+        pass
+    watcher.cancel()
+    server.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="0 (default): a free port")
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="stop after this long (default 900)")
+    parser.add_argument("--parent-pid", type=int, default=None, help="stop when this process is gone")
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.port, args.max_seconds, args.parent_pid))
+
+
+@contextlib.contextmanager
+def running_stub(max_seconds: float = 1800.0, python: str | None = None) -> Iterator[str]:
+    """Start the stub in a child process; yield its base URL (``http://127.0.0.1:PORT/v1``); stop it after."""
+    proc = subprocess.Popen(
+        [python or sys.executable, os.path.abspath(__file__), "--max-seconds", str(max_seconds),
+         "--parent-pid", str(os.getpid())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"stub server did not start (said {line!r}, exit code {proc.poll()})")
+        yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()  # the stub sees EOF and stops
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()
