@@ -35,8 +35,16 @@ def render_prompt(model: ModelSpec, messages: list[Message]) -> tuple[str, list[
     fmt = model.prompt_format or _DEFAULT_FORMAT
     if fmt == "plain" and len(messages) == 1 and messages[0].get("role") == "user":
         return str(messages[0]["content"]), []
-    from modelswap import prompts
+    try:
+        from modelswap import prompts
+    except ImportError:
+        from modelswap._errors import ConfigError
 
+        raise ConfigError(
+            f"models.{model.alias}.prompt_format {fmt!r} needs modelswap.prompts, which this version does not "
+            "have yet. Use prompt_format: plain with a single prompt string.",
+            field=f"models.{model.alias}.prompt_format",
+        ) from None
     text = prompts.render(fmt, list(messages), add_generation_prompt=True, include_bos=False)
     return text, list(getattr(prompts.family(fmt), "stop", ()) or ())
 
