@@ -156,16 +156,12 @@ class Client:
         spec, provider, path, body = self._prepare(messages, model, params, schema=schema)
         response, attempts = provider.send(path, body)
         completion = self._finish(spec, provider, response, attempts, started)
-        if schema is None:
-            return completion
-        data, problem, where = check(completion.text, schema)
-        if problem is not None:
-            messages = repair_turns(messages, completion.text, problem, where)
-            spec, provider, path, body = self._prepare(messages, model, params, schema=schema)
+        repair = _needs_repair(completion, messages, schema)
+        if repair is not None:
+            spec, provider, path, body = self._prepare(repair, model, params, schema=schema)
             response, more = provider.send(path, body)
             completion = self._finish(spec, provider, response, attempts + more, started)
-            data, problem, where = _checked(spec, completion.text, schema)
-        completion.data = data
+            completion.data = _checked(spec, completion.text, schema)
         return completion
 
     async def acomplete(
@@ -189,16 +185,12 @@ class Client:
         spec, provider, path, body = self._prepare(messages, model, params, schema=schema)
         response, attempts = await provider.asend(path, body)
         completion = self._finish(spec, provider, response, attempts, started)
-        if schema is None:
-            return completion
-        data, problem, where = check(completion.text, schema)
-        if problem is not None:
-            messages = repair_turns(messages, completion.text, problem, where)
-            spec, provider, path, body = self._prepare(messages, model, params, schema=schema)
+        repair = _needs_repair(completion, messages, schema)
+        if repair is not None:
+            spec, provider, path, body = self._prepare(repair, model, params, schema=schema)
             response, more = await provider.asend(path, body)
             completion = self._finish(spec, provider, response, attempts + more, started)
-            data, problem, where = _checked(spec, completion.text, schema)
-        completion.data = data
+            completion.data = _checked(spec, completion.text, schema)
         return completion
 
     def stream(
@@ -280,7 +272,19 @@ class Client:
         await self.aclose()
 
 
-def _checked(spec: ModelSpec, text: str, schema: Mapping[str, Any]) -> tuple[Any, None, str]:
+def _needs_repair(completion: Completion, messages: list[Message], schema: Mapping[str, Any] | None) -> list[Message] | None:
+    """With a schema: set ``completion.data`` and return None when the answer is valid, else the repair turns."""
+    if schema is None:
+        return None
+    data, problem, where = check(completion.text, schema)
+    if problem is None:
+        completion.data = data
+        return None
+    return repair_turns(messages, completion.text, problem, where)
+
+
+def _checked(spec: ModelSpec, text: str, schema: Mapping[str, Any]) -> Any:
+    """The repaired answer's data, or StructuredOutputError: there is no second repair."""
     data, problem, where = check(text, schema)
     if problem is not None:
         raise StructuredOutputError(
@@ -291,7 +295,7 @@ def _checked(spec: ModelSpec, text: str, schema: Mapping[str, Any]) -> tuple[Any
             json_path=where,
             text=text,
         )
-    return data, None, where
+    return data
 
 
 def _messages(prompt: str | Sequence[Message], system: str | None) -> list[Message]:
