@@ -51,3 +51,17 @@ def test_import_is_lazy():
     code = "import sys, modelswap; print(sorted(m for m in ('httpx', 'yaml', 'jsonschema', 'prefect') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_core_installs_beside_mage_pins(tmp_path):
+    """mage-ai pins typing_extensions==4.11.0, typer==0.9.0 and pydantic<2.10; the core must resolve beside them."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q", "--report", str(tmp_path / "r.json"),
+         str(ROOT), "typing_extensions==4.11.0", "typer==0.9.0", "pydantic<2.10"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    import json
+
+    names = {item["metadata"]["name"].lower() for item in json.loads((tmp_path / "r.json").read_text())["install"]}
+    assert "prefect" not in names and {"httpx", "pyyaml", "jsonschema"} <= names
