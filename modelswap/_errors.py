@@ -7,6 +7,8 @@ provider errors come from the model endpoint, and only the ``TransientError`` fa
     ├── ConfigError                 bad or missing configuration (CLI exit code 2)
     │   ├── UnknownModelError       an alias that is not configured (suggests the closest one)
     │   └── MissingCredentialsError the env var that should hold the key is unset
+    ├── PromptFormatError           messages a model's chat format cannot render (unknown format, a special
+    │                               token inside user text, roles the official template refuses)
     └── ProviderError               the endpoint failed (CLI exit code 1)
         ├── TransientError          worth retrying: 5xx, dropped connections
         │   ├── RateLimitedError    429 (carries ``retry_after`` in seconds when the server said)
@@ -31,6 +33,7 @@ __all__ = [
     "MissingCredentialsError",
     "ModelSwapError",
     "ProviderError",
+    "PromptFormatError",
     "ProviderTimeoutError",
     "RateLimitedError",
     "RequestRejectedError",
@@ -88,6 +91,22 @@ class MissingCredentialsError(ConfigError):
 
     env_var: str = ""
     provider: str = ""
+
+
+class PromptFormatError(ModelSwapError, ValueError):
+    """The messages cannot be rendered in the requested prompt format; never retried.
+
+    Raised where the family's official chat template would refuse the input (for example a system message in a
+    family that has no system role, or roles that do not alternate), for an unknown format name, and when user
+    text contains one of the family's special tokens, which would otherwise let that text forge a turn.
+
+    Attributes:
+        format: the prompt format name as given.
+        index: position of the offending message, when one message is at fault.
+    """
+
+    format: str = ""
+    index: int | None = None
 
 
 class ProviderError(ModelSwapError):

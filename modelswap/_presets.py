@@ -72,6 +72,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "api_key_env": "OLLAMA_API_KEY",
         "api_key_required": False,
     },
+    # Ollama's hosted models, same native API with a bearer key.
+    "ollama-cloud": {"kind": "ollama", "base_url": "https://ollama.com", "api_key_env": "OLLAMA_API_KEY"},
     # llama.cpp's and TGI's own raw-text endpoints (kind `completion`): the base URL is the server root.
     "llamacpp-completion": {
         "kind": "completion",

@@ -125,6 +125,7 @@ class Provider:
         self._lock = threading.Lock()
         self._concurrency, self._rate = _shared_limits(spec)
         self._urls: dict[str, httpx.URL] = {}
+        self._stream_headers = _NDJSON_STREAM if self.adapter.stream_format == "ndjson" else _STREAM
 
     # -- clients ----------------------------------------------------------------------------------------
     def _client_options(self) -> dict[str, Any]:
@@ -136,11 +137,12 @@ class Provider:
                 f"Set {' and '.join(missing)}, or give providers.{spec.name}.base_url in full.",
                 field=f"providers.{spec.name}.base_url",
             )
-        headers = dict(spec.headers)
         make_auth = getattr(self.adapter, "auth", None)
         auth = make_auth(spec) if make_auth is not None else None
-        if auth is None:
-            headers.update(self.adapter.auth_headers(spec.api_key()))
+        adapter_headers = self.adapter.auth_headers(spec.api_key()) if auth is None else {}
+        headers = {name.lower(): value for name, value in adapter_headers.items()}
+        # The config's own headers win, so a user can pin what an adapter defaults (anthropic-version, say).
+        headers.update({name.lower(): value for name, value in dict(spec.headers).items()})
         connections = max(spec.max_concurrency or 0, 20)
         return {
             "auth": auth,
@@ -261,7 +263,7 @@ class Provider:
                 if self._rate is not None:
                     self._rate.acquire()
                 with self._concurrency if self._concurrency is not None else _NO_LIMIT:
-                    with self.client.stream("POST", self._url(path), content=content, headers=_STREAM) as response:
+                    with self.client.stream("POST", self._url(path), content=content, headers=self._stream_headers) as response:
                         if response.status_code >= 300:
                             response.read()
                             raise self._http_error(response)
@@ -298,7 +300,7 @@ class Provider:
                 if self._concurrency is not None:
                     await self._concurrency.aacquire()
                 try:
-                    async with client.stream("POST", self._url(path), content=content, headers=_STREAM) as response:
+                    async with client.stream("POST", self._url(path), content=content, headers=self._stream_headers) as response:
                         if response.status_code >= 300:
                             await response.aread()
                             raise self._http_error(response)
@@ -434,7 +436,10 @@ class Provider:
                 f"Check the key in `{var}` and that it has access to this model.",
                 **details,
             )
-        if status == 408 or status >= 500:
+        if info.transient is False and status != 429:
+            # The adapter knows this server error will not go away on a retry (Ollama: model too big for memory).
+            return RequestRejectedError(f"{name}: HTTP {status}: {said}.", **details)
+        if info.transient or status == 408 or status >= 500:
             return TransientError(
                 f"{name}: HTTP {status}, the server failed or is overloaded: {said}. Such errors are retried "
                 f"(providers.{name}.retry sets how often); if it persists, check the server.",
@@ -481,6 +486,7 @@ class Provider:
 
 _JSON = {"content-type": "application/json"}
 _STREAM = {"content-type": "application/json", "accept": "text/event-stream", "cache-control": "no-store"}
+_NDJSON_STREAM = {**_STREAM, "accept": "application/x-ndjson"}
 _NO_LIMIT = contextlib.nullcontext()
 
 

@@ -47,7 +47,8 @@ def repair_turns(messages: list[Message], answer: str, problem: str, json_path: 
     """The conversation plus the failed answer and a request to fix it."""
     return [
         *messages,
-        {"role": "assistant", "content": answer},
+        # Several APIs (Anthropic, Gemini) reject an empty turn, which would stop the repair from ever being asked.
+        {"role": "assistant", "content": answer if answer.strip() else "(empty answer)"},
         {
             "role": "user",
             "content": f"That answer is invalid at {json_path}: {problem}. Reply with the corrected JSON only.",

@@ -42,6 +42,8 @@ class ErrorInfo(NamedTuple):
     error_type: str | None = None
     code: str | int | None = None
     retry_after_s: float | None = None
+    transient: bool | None = None
+    """None lets the HTTP status decide; True or False overrides it (a 5xx that no retry will fix, say)."""
 
 
 class InBandError(Exception):

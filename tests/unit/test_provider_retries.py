@@ -220,3 +220,38 @@ def test_backoff_grows_is_capped_and_jittered():
 ])
 def test_retry_after_parsing(headers, seconds):
     assert retry_after_seconds(headers) == seconds
+
+
+def test_config_headers_override_the_adapters_own():
+    # A user pins a header an adapter sets by default (anthropic-version, a proxy's auth), whatever its case.
+    spec = loads_config(
+        "providers:\n  a: {kind: anthropic, base_url: 'http://stub/v1', api_key_env: TEST_KEY,"
+        " headers: {Anthropic-Version: '2026-10-21'}}\nmodels:\n  m: {provider: a, model_id: x}\n"
+    ).models["m"].provider
+    seen: list[httpx.Request] = []
+    answer = {"content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn", "usage": {}}
+    provider = _provider.Provider(spec, transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json=answer)))
+    provider.send("messages", {})
+    assert seen[0].headers.get_list("anthropic-version") == ["2026-10-21"]
+    assert seen[0].headers["x-api-key"] == KEY
+
+
+def test_ndjson_streams_ask_for_ndjson():
+    spec = loads_config(
+        "providers:\n  o: {kind: ollama, base_url: 'http://stub'}\nmodels:\n  m: {provider: o, model_id: x}\n"
+    ).models["m"].provider
+    seen: list[httpx.Request] = []
+    lines = b'{"message":{"role":"assistant","content":"hi"},"done":false}\n{"done":true,"done_reason":"stop"}\n'
+    provider = _provider.Provider(spec, transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, content=lines)))
+    assert [piece for piece in provider.stream("api/chat", {}) if isinstance(piece, str)] == ["hi"]
+    assert seen[0].headers["accept"] == "application/x-ndjson"
+
+
+def test_an_adapter_can_say_a_server_error_will_not_recover(monkeypatch):
+    sleeps: list[float] = []
+    provider = _provider_for(lambda r: httpx.Response(500, json={"error": {"message": "model too big"}}), sleeps)
+    original = provider.adapter.parse_error
+    monkeypatch.setattr(provider.adapter, "parse_error", lambda *a: original(*a)._replace(transient=False))
+    with pytest.raises(modelswap.RequestRejectedError, match="model too big"):
+        provider.send("chat/completions", {})
+    assert sleeps == []  # not retried
