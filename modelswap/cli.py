@@ -47,6 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                       help="generation param, e.g. temperature=0 max_tokens=32 stop='[\"\\n\"]' (values are JSON when they parse)")
     call.add_argument("--json", action="store_true", help="print the whole completion as JSON")
+    call.add_argument("--stream", action="store_true", help="print the answer as it arrives (with --json, the final JSON)")
+
+    batch = commands.add_parser("batch", help="answer every record of a JSONL/CSV file; resumable after any crash")
+    batch.add_argument("input", help="JSONL or CSV records, each with an `id` and a `prompt` (or template fields)")
+    batch.add_argument("output", help="JSONL results, one line per id, in input order; rerun to resume")
+    batch.add_argument("--model", help="alias or provider/model_id (default: the active model)")
+    batch.add_argument("--template", metavar="TEXT|@FILE", help="prompt template with {field} placeholders")
+    batch.add_argument("--concurrency", type=int, default=16, metavar="N", help="calls in flight (default 16)")
+    batch.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="generation param, as for call")
+    batch.add_argument("--json", action="store_true", help="print the summary as JSON")
+    batch.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
     serve = commands.add_parser("serve-local", help="serve the local Gemma model with llama.cpp on 127.0.0.1")
     from ._presets import LOCAL_PORT
@@ -182,11 +193,23 @@ def _call(args: argparse.Namespace) -> int:
     model = None if args.model == "-" else args.model
     with Client(args.config) as client:
         try:
-            completion = client.complete(prompt, model=model, system=args.system, **params)
+            if args.stream:
+                completion = None
+                for piece in client.stream(prompt, model=model, system=args.system, **params):
+                    if isinstance(piece, str):
+                        if not args.json:
+                            sys.stdout.write(piece)
+                            sys.stdout.flush()
+                    else:
+                        completion = piece
+            else:
+                completion = client.complete(prompt, model=model, system=args.system, **params)
         except TypeError as exc:
             raise ConfigError(f"--param: {exc}. Generic params: temperature, top_p, max_tokens, stop, seed.") from None
     if args.json:
         print(json.dumps(completion.to_dict(), indent=2, ensure_ascii=False))
+    elif args.stream:
+        print()
     else:
         print(completion.text)
     return EXIT_OK
@@ -203,6 +226,48 @@ def _param(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from ._client import Client
+    from .batch import BatchSummary, run_batch
+
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1.", field="--concurrency")
+    template = args.template
+    if template and template.startswith("@"):
+        try:
+            template = open(template[1:], encoding="utf-8").read()
+        except OSError as exc:
+            raise ConfigError(f"--template {args.template}: {exc.strerror}.", file=template[1:]) from None
+    show = not args.quiet and sys.stderr.isatty()
+
+    def progress(summary: BatchSummary) -> None:
+        if show:
+            sys.stderr.write(
+                f"\r{summary.skipped + summary.done:>9,} done  {summary.failed:,} failed  "
+                f"{summary.records_per_s:,.1f}/s  {summary.output_tokens:,} tokens out "
+            )
+            sys.stderr.flush()
+
+    Client(args.config).resolve(args.model)  # a wrong alias fails here, before the input is read
+    summary = run_batch(
+        args.input, args.output, model=args.model, template=template, concurrency=args.concurrency,
+        params=dict(_param(p) for p in args.param), config=args.config, progress=progress,
+    )
+    if show:
+        sys.stderr.write("\n")
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(
+            f"{args.output}: {summary.succeeded:,} answered, {summary.failed:,} failed, {summary.skipped:,} already "
+            f"done; {summary.input_tokens:,} tokens in, {summary.output_tokens:,} out, cost {summary.cost:.4f}; "
+            f"{summary.wall_s:.1f}s ({summary.records_per_s:,.1f} records/s)."
+        )
+        for name, count in sorted(summary.errors.items()):
+            print(f"  {name}: {count:,}")
+    return EXIT_PROVIDER if summary.failed else EXIT_OK
+
+
 def _serve_local(args: argparse.Namespace) -> int:
     from .local import serve_local
 
@@ -214,6 +279,7 @@ _COMMANDS = {
     "schema": _schema,
     "models": _models,
     "call": _call,
+    "batch": _batch,
     "serve-local": _serve_local,
 }
 
