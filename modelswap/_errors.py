@@ -103,10 +103,14 @@ class PromptFormatError(ModelSwapError, ValueError):
     Attributes:
         format: the prompt format name as given.
         index: position of the offending message, when one message is at fault.
+        token: the special token found in user text, for that refusal.
+        template_error: the official template's own error text, where it refuses the input.
     """
 
     format: str = ""
     index: int | None = None
+    token: str | None = None
+    template_error: str | None = None
 
 
 class ProviderError(ModelSwapError):

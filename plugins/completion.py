@@ -105,6 +105,12 @@ class RawCompletion:
         for name in ("temperature", "top_p", "seed"):
             if name in params:
                 parameters[name] = params[name]
+        # TGI's validation wants temperature > 0 and 0 < top_p < 1: greedy is do_sample false, and top_p 1 is no top_p.
+        if parameters.get("temperature") == 0:
+            del parameters["temperature"]
+            parameters["do_sample"] = False
+        if parameters.get("top_p") == 1:
+            del parameters["top_p"]
         if "max_tokens" in params:
             parameters["max_new_tokens"] = params["max_tokens"]
         if stops:
