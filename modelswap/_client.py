@@ -9,7 +9,7 @@ from ._config import Config, ModelSpec, ProviderSpec, load_config
 from ._errors import BadResponseError, ConfigError, StructuredOutputError
 from ._structured import check, instruction, repair_turns
 from ._types import Completion
-from .hookspecs import Message, Parsed
+from .hookspecs import InBandError, Message, Parsed
 
 __all__ = ["Client", "acomplete", "astream", "complete", "default_client", "stream"]
 
@@ -97,6 +97,8 @@ class Client:
     def _finish(self, spec: ModelSpec, provider: Any, body: Any, attempts: int, started: float) -> Completion:
         try:
             parsed = provider.adapter.parse_response(body)
+        except InBandError as exc:  # an answer that is a refusal (a blocked prompt): typed, with the provider's name
+            raise provider.in_band_error(exc, "in its answer") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadResponseError(
                 f"{spec.provider.name}: the response is not a valid {spec.provider.kind} completion ({exc}). "

@@ -352,16 +352,20 @@ class Provider:
         try:
             return decoder.feed(data, event)
         except InBandError as exc:
-            info = exc.info
-            said = redact(info.message).rstrip(".")
-            details = {"provider": name, "status": 200, "error_type": _text(info.error_type or info.code)}
-            if exc.transient:
-                raise TransientError(f"{name}: the server reported an error mid-stream: {said}.", **details) from None
-            raise RequestRejectedError(f"{name}: the server rejected the request mid-stream: {said}.", **details) from None
+            raise self.in_band_error(exc, "mid-stream") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadResponseError(
                 f"{name}: an unreadable {self.spec.kind} stream event ({exc}): {_snippet(data)!r}.", provider=name
             ) from None
+
+    def in_band_error(self, exc: InBandError, where: str) -> ProviderError:
+        """The typed error for one an adapter found inside a 200 answer (a stream event, a blocked prompt)."""
+        name, info = self.spec.name, exc.info
+        said = redact(info.message).rstrip(".")
+        details = {"provider": name, "status": 200, "error_type": _text(info.error_type or info.code)}
+        if exc.transient:
+            return TransientError(f"{name}: the server reported an error {where}: {said}.", **details)
+        return RequestRejectedError(f"{name}: the server rejected the request {where}: {said}.", **details)
 
     def _finish_stream(self, decoder: StreamDecoder) -> Parsed:
         try:
@@ -431,18 +435,28 @@ class Provider:
             )
         if status in (401, 403):
             var = self.spec.api_key_env or "API_KEY"
+            source = (
+                f"the token that providers.{name}.token_command prints"
+                if getattr(self.spec, "token_command", None) and not getattr(self.spec, "api_key_override", None)
+                else f"the key in `{var}`"
+            )
             return AuthenticationError(
                 f"{name}: HTTP {status} {'unauthorized' if status == 401 else 'forbidden'}: {said}. "
-                f"Check the key in `{var}` and that it has access to this model.",
+                f"Check {source} and that it has access to this model.",
                 **details,
             )
         if info.transient is False and status != 429:
             # The adapter knows this server error will not go away on a retry (Ollama: model too big for memory).
             return RequestRejectedError(f"{name}: HTTP {status}: {said}.", **details)
         if info.transient or status == 408 or status >= 500:
+            # A server may say when to come back on a 503 too (Google's RetryInfo); the retry loop honours it.
+            retry_after = retry_after_seconds(response.headers)
+            if retry_after is None:
+                retry_after = info.retry_after_s
             return TransientError(
                 f"{name}: HTTP {status}, the server failed or is overloaded: {said}. Such errors are retried "
                 f"(providers.{name}.retry sets how often); if it persists, check the server.",
+                retry_after=retry_after,
                 **details,
             )
         hint = (
