@@ -13,6 +13,10 @@ family's official chat template produces, *without* BOS: every one of these serv
 and a doubled BOS quietly degrades answers. A single user message under the ``plain`` format (the default) is
 sent verbatim, which is what few-shot prompting of a base model wants. The family's end-of-turn strings are added
 to ``stop`` so generation ends where the template says a turn ends.
+
+``schema=`` is native where the server has a JSON-Schema mode (llama.cpp ``json_schema``, TGI ``grammar``, vLLM
+``guided_json``) and instructions in the prompt elsewhere. Extra keyword arguments pass through: top level for
+llama.cpp and ``/completions``, under ``parameters`` for TGI.
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ if TYPE_CHECKING:
 __all__ = ["RawCompletion", "RawCompletionStream", "render_prompt"]
 
 _DEFAULT_FORMAT = "plain"
+_GENERIC = frozenset({"temperature", "top_p", "max_tokens", "stop", "seed"})
+# Whether to stream is the caller's choice of method (complete or stream), never an extra's.
+_NOT_EXTRAS = _GENERIC | {"stream", "stream_options"}
+# Profiles whose server constrains decoding to a JSON Schema itself; the others get the schema as instructions.
+_NATIVE_SCHEMA_PROFILES = frozenset({"llamacpp", "tgi", "vllm"})
+# TGI error types that no retry will fix (its 422s); they also arrive as events inside a 200 stream.
+_TGI_REJECTED = frozenset({"validation", "template_error", "tool_error"})
 
 
 def render_prompt(model: ModelSpec, messages: list[Message]) -> tuple[str, list[str]]:
@@ -69,21 +80,39 @@ class RawCompletion:
         stream: bool = False,
         schema: Mapping[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any]]:
+        profile = model.provider.profile
+        if schema is not None and profile not in _NATIVE_SCHEMA_PROFILES:
+            # OpenAI's and Together's /completions have no JSON-Schema mode: without this the schema was dropped
+            # silently (native_schema is True for the kind, so the client added no instructions either).
+            from modelswap._structured import instruction
+
+            messages = [{"role": "system", "content": instruction(schema)}, *messages]
+            schema = None
         prompt, family_stop = render_prompt(model, messages)
         stop = params.get("stop")
-        stops = ([stop] if isinstance(stop, str) else list(stop or [])) + [s for s in family_stop if s not in (stop or ())]
-        profile = model.provider.profile
+        stops = [stop] if isinstance(stop, str) else list(stop or [])
+        # Compared with the list, not with `stop` itself: `s not in "<|im_end|>\n"` is a substring test, and
+        # dropped the family's "<|im_end|>" when the caller's stop string merely contained it.
+        stops += [s for s in family_stop if s not in stops]
+        extras = {k: v for k, v in params.items() if k not in _NOT_EXTRAS}
         if profile == "llamacpp":
-            return self._llamacpp(prompt, params, stops, stream, schema)
+            return self._llamacpp(prompt, params, extras, stops, stream, schema)
         if profile == "tgi":
-            return self._tgi(prompt, params, stops, stream, schema)
-        return self._openai(model, prompt, params, stops, stream, schema)
+            return self._tgi(prompt, params, extras, stops, stream, schema)
+        return self._openai(model, prompt, params, extras, stops, stream, schema)
 
     @staticmethod
     def _llamacpp(
-        prompt: str, params: Mapping[str, Any], stops: list[str], stream: bool, schema: Mapping[str, Any] | None
+        prompt: str,
+        params: Mapping[str, Any],
+        extras: Mapping[str, Any],
+        stops: list[str],
+        stream: bool,
+        schema: Mapping[str, Any] | None,
     ) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {"prompt": prompt}
+        # Provider-specific extras (cache_prompt, top_k, ...) pass through, as the client promises; they were
+        # dropped silently. The adapter's own fields are set after them and win.
+        body: dict[str, Any] = {**extras, "prompt": prompt}
         for name in ("temperature", "top_p", "seed"):
             if name in params:
                 body[name] = params[name]
@@ -99,22 +128,34 @@ class RawCompletion:
 
     @staticmethod
     def _tgi(
-        prompt: str, params: Mapping[str, Any], stops: list[str], stream: bool, schema: Mapping[str, Any] | None
+        prompt: str,
+        params: Mapping[str, Any],
+        extras: Mapping[str, Any],
+        stops: list[str],
+        stream: bool,
+        schema: Mapping[str, Any] | None,
     ) -> tuple[str, dict[str, Any]]:
-        parameters: dict[str, Any] = {"details": True}
+        # Extras are generation parameters (top_k, repetition_penalty, truncate, ...): GenerateRequest has only
+        # `inputs` and `parameters`. `details` stays true: the finish reason and token count live there.
+        parameters: dict[str, Any] = {**extras, "details": True}
         for name in ("temperature", "top_p", "seed"):
             if name in params:
                 parameters[name] = params[name]
         # TGI's validation wants temperature > 0 and 0 < top_p < 1: greedy is do_sample false, and top_p 1 is no top_p.
         if parameters.get("temperature") == 0:
             del parameters["temperature"]
+            # TGI samples whenever a warper is set (`sampling = do_sample or has_warpers` in its tokens.py), so a
+            # top_p < 1, top_k or typical_p left in would quietly turn the greedy request back into sampling.
+            for warper in ("top_p", "top_k", "typical_p"):
+                parameters.pop(warper, None)
             parameters["do_sample"] = False
         if parameters.get("top_p") == 1:
             del parameters["top_p"]
         if "max_tokens" in params:
             parameters["max_new_tokens"] = params["max_tokens"]
         if stops:
-            parameters["stop"] = stops
+            # TGI takes at most four (--max-stop-sequences, default 4; more is a 422). The caller's come first.
+            parameters["stop"] = stops[:4]
         if schema is not None:
             parameters["grammar"] = {"type": "json", "value": dict(schema)}
         return ("generate_stream" if stream else "generate"), {"inputs": prompt, "parameters": parameters}
@@ -124,11 +165,12 @@ class RawCompletion:
         model: ModelSpec,
         prompt: str,
         params: Mapping[str, Any],
+        extras: Mapping[str, Any],
         stops: list[str],
         stream: bool,
         schema: Mapping[str, Any] | None,
     ) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {"model": model.model_id, "prompt": prompt}
+        body: dict[str, Any] = {**extras, "model": model.model_id, "prompt": prompt}
         for name in ("temperature", "top_p", "max_tokens", "seed"):
             if name in params:
                 body[name] = params[name]
@@ -165,8 +207,9 @@ class RawCompletion:
             error = body.get("error")
             if isinstance(error, dict):
                 return ErrorInfo(str(error.get("message") or ""), error.get("type"), error.get("code"))
-            if isinstance(error, str):
-                return ErrorInfo(error, body.get("error_type"))
+            if isinstance(error, str):  # TGI
+                error_type = body.get("error_type")
+                return ErrorInfo(error, error_type, transient=False if error_type in _TGI_REJECTED else None)
         return ErrorInfo(str(body)[:300])
 
     def stream_decoder(self) -> RawCompletionStream:
@@ -194,7 +237,10 @@ class RawCompletionStream:
         if "error" in chunk:
             info = self._adapter.parse_error(200, chunk, {})
             code = info.code if isinstance(info.code, int) else 500
-            raise InBandError(info, transient=code == 429 or code >= 500 or info.error_type == "overloaded")
+            transient = code == 429 or code >= 500 or info.error_type == "overloaded"
+            # TGI reports a validation error of /generate_stream as an event in a 200 stream, with no code: it was
+            # taken for a 500 and retried, then surfaced as transient.
+            raise InBandError(info, transient=transient if info.transient is None else info.transient)
         if "content" in chunk:  # llama.cpp: the final chunk has stop: true and the counts
             if chunk.get("stop"):
                 self.done = True
