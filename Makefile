@@ -18,7 +18,7 @@ $(BIN)/python:
 
 # A stamp per extras set, so editing pyproject.toml reinstalls.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[local,dev]'
+	$(BIN)/python -m pip install -e '.[local,dev,prefect,dask]'
 	touch $@
 
 setup: $(VENV)/.installed
