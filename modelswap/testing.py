@@ -63,7 +63,10 @@ class FaultyServer:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         # A deep listen queue: with the default of 5, a burst of concurrent clients gets connection resets.
-        server_class = type("_Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
+        # Clients that vanish mid-request (a killed batch) are expected here: no traceback on stderr for them.
+        server_class = type(
+            "_Server", (ThreadingHTTPServer,), {"request_queue_size": 128, "handle_error": lambda *args: None}
+        )
         self._server = server_class(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -77,7 +80,9 @@ class FaultyServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> FaultyServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="modelswap-faulty-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="modelswap-faulty-server", daemon=True
+        )
         self._thread.start()
         return self
 
