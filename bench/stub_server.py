@@ -1,5 +1,14 @@
 """A fast loopback OpenAI-compatible stub for the benchmarks: ``POST /v1/chat/completions`` -> a fixed answer.
 
+A request whose JSON body has ``"stream": true`` gets a Server-Sent Events stream instead, as OpenAI sends
+it: a first chunk with the role, then one ``chat.completion.chunk`` per content delta (``max_tokens`` or
+``max_completion_tokens`` of them, default 100), a chunk with ``finish_reason: "stop"``, a usage chunk with
+empty ``choices`` when ``stream_options.include_usage`` is set, and ``data: [DONE]``. The body is sent with
+``transfer-encoding: chunked``, one HTTP chunk per SSE event like real servers, all pre-rendered once per
+shape and written in one go, so the client's parsing, not the server, sets the pace (bench/bench_stream.py).
+``GET /_stats`` answers ``{"connections": n}``, the number of connections accepted so far (a client that
+reuses its keep-alive connection opens one in all).
+
 Run as its own process (the benchmarks do this through :func:`running_stub`)::
 
     python bench/stub_server.py [--port 0] [--max-seconds 900] [--parent-pid PID]
@@ -66,6 +75,93 @@ _RESPONSES = {
 }
 _MAX_HEAD = 64 * 1024
 
+# -- streaming ---------------------------------------------------------------------------------------------
+DEFAULT_STREAM_CHUNKS = 100
+MAX_STREAM_CHUNKS = 100_000
+_STREAM_WORDS = ("Hello", "!", " How", " can", " I", " help", " you", " today", "?", " Here", " is", " a",
+                 " longer", " answer", ",", " one", " token", " at", " a", " time", ".")
+
+
+def stream_tokens(n: int) -> list[str]:
+    """The content deltas of an ``n``-chunk stream (their concatenation is the whole answer)."""
+    return [_STREAM_WORDS[i % len(_STREAM_WORDS)] for i in range(n)]
+
+
+def stream_text(n: int) -> str:
+    return "".join(stream_tokens(n))
+
+
+def _chunk(choices: list[dict], usage: object = None, include_usage: bool = False) -> bytes:
+    chunk = {
+        "id": "chatcmpl-bench0001",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "stub-model",
+        "system_fingerprint": "fp_bench",
+        "choices": choices,
+    }
+    if include_usage:  # OpenAI then sends "usage": null in every chunk but the last
+        chunk["usage"] = usage
+    return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
+
+
+def stream_events(n: int, include_usage: bool) -> list[bytes]:
+    """The SSE events of an ``n``-chunk answer, each ``data: ...\\n\\n``."""
+    def choice(delta: dict, finish_reason: str | None = None) -> list[dict]:
+        return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
+
+    events = [_chunk(choice({"role": "assistant", "content": "", "refusal": None}), None, include_usage)]
+    events += [_chunk(choice({"content": token}), None, include_usage) for token in stream_tokens(n)]
+    events.append(_chunk(choice({}, "stop"), None, include_usage))
+    if include_usage:
+        usage = {"prompt_tokens": 9, "completion_tokens": n, "total_tokens": 9 + n}
+        events.append(_chunk([], usage, True))
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def _stream_response(n: int, include_usage: bool, keep_alive: bool) -> bytes:
+    head = (
+        "HTTP/1.1 200 OK\r\n"
+        "content-type: text/event-stream; charset=utf-8\r\n"
+        "transfer-encoding: chunked\r\n"
+        "cache-control: no-cache\r\n"
+        "x-request-id: req_bench\r\n"
+        f"connection: {'keep-alive' if keep_alive else 'close'}\r\n"
+        "\r\n"
+    ).encode("ascii")
+    parts = [head]
+    for event in stream_events(n, include_usage):
+        parts.append(b"%x\r\n%s\r\n" % (len(event), event))
+    parts.append(b"0\r\n\r\n")
+    return b"".join(parts)
+
+
+_stream_cache: dict[tuple[int, bool, bool], bytes] = {}
+
+
+def _streamed(body: bytes, keep_alive: bool) -> bytes | None:
+    """The SSE response for a request body asking for ``"stream": true``, else None."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(request, dict) or request.get("stream") is not True:
+        return None
+    n = request.get("max_tokens") or request.get("max_completion_tokens") or DEFAULT_STREAM_CHUNKS
+    n = max(1, min(int(n), MAX_STREAM_CHUNKS))
+    include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+    key = (n, include_usage, keep_alive)
+    response = _stream_cache.get(key)
+    if response is None:
+        if len(_stream_cache) > 64:
+            _stream_cache.clear()
+        response = _stream_cache[key] = _stream_response(n, include_usage, keep_alive)
+    return response
+
+
+_stats = {"connections": 0}
+
 
 class StubProtocol(asyncio.Protocol):
     """One connection; requests are answered in order (pipelining works too)."""
@@ -76,6 +172,7 @@ class StubProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        _stats["connections"] += 1
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer
@@ -104,11 +201,16 @@ class StubProtocol(asyncio.Protocol):
             total = end + 4 + length
             if len(buf) < total:
                 return
+            # Only a body that mentions "stream" is parsed: the non-streaming answer stays a dict lookup.
+            body = bytes(buf[end + 4:total]) if buf.find(b'"stream"', end + 4, total) >= 0 else None
             del buf[:total]
             parts = request_line.split(" ")
             ok = len(parts) >= 2 and parts[0] == "POST" and parts[1].split("?", 1)[0].endswith("/chat/completions")
             assert self.transport is not None
-            self.transport.write(_RESPONSES[(ok, keep_alive)])
+            streamed = _streamed(body, keep_alive) if ok and body is not None else None
+            if streamed is None and parts[:2] == ["GET", "/_stats"]:
+                streamed = _response("200 OK", json.dumps(_stats).encode(), keep_alive)
+            self.transport.write(streamed if streamed is not None else _RESPONSES[(ok, keep_alive)])
             if not keep_alive:
                 self._close()
                 return

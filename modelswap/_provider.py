@@ -32,6 +32,7 @@ from ._errors import (
 from ._limits import ConcurrencyLimiter, RateLimiter
 from ._redact import redact
 from ._retry import backoff_delay, retry_after_seconds
+from ._sse import SSEParser
 from .hookspecs import ENTRY_POINT_GROUP, Adapter, ErrorInfo, InBandError, Parsed, StreamDecoder
 
 __all__ = ["Provider", "load_adapter"]
@@ -267,12 +268,14 @@ class Provider:
                         if response.status_code >= 300:
                             response.read()
                             raise self._http_error(response)
-                        for data, event in self._events(response):
+                        events = self._events(response)
+                        for data, event in events:
                             delta = self._feed(decoder, data, event)
                             if delta:
                                 emitted = True
                                 yield delta
                             if decoder.done:
+                                _drain(events)
                                 break
                 yield self._finish_stream(decoder), attempt
                 return
@@ -304,12 +307,14 @@ class Provider:
                         if response.status_code >= 300:
                             await response.aread()
                             raise self._http_error(response)
-                        async for data, event in self._aevents(response):
+                        events = self._aevents(response)
+                        async for data, event in events:
                             delta = self._feed(decoder, data, event)
                             if delta:
                                 emitted = True
                                 yield delta
                             if decoder.done:
+                                await _adrain(events)
                                 break
                 finally:
                     if self._concurrency is not None:
@@ -331,10 +336,11 @@ class Provider:
                 if line.strip():
                     yield line, "line"
             return
-        from httpx_sse import EventSource
-
-        for sse in EventSource(response).iter_sse():
-            yield sse.data, sse.event
+        self._check_event_stream(response)
+        parser = SSEParser()
+        for chunk in response.iter_bytes():
+            yield from parser.feed(chunk)
+        yield from parser.end()
 
     async def _aevents(self, response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
         if self.adapter.stream_format == "ndjson":
@@ -342,10 +348,23 @@ class Provider:
                 if line.strip():
                     yield line, "line"
             return
-        from httpx_sse import EventSource
+        self._check_event_stream(response)
+        parser = SSEParser()
+        async for chunk in response.aiter_bytes():
+            for item in parser.feed(chunk):
+                yield item
+        for item in parser.end():
+            yield item
 
-        async for sse in EventSource(response).aiter_sse():
-            yield sse.data, sse.event
+    def _check_event_stream(self, response: httpx.Response) -> None:
+        content_type = response.headers.get("content-type", "").partition(";")[0].strip()
+        if "text/event-stream" not in content_type:
+            raise BadResponseError(
+                f"{self.spec.name}: asked for a stream but got something else (content-type {content_type!r}, not "
+                f"text/event-stream). Check that base_url ({self.spec.base_url}) points at a {self.spec.kind} "
+                "endpoint that can stream.",
+                provider=self.spec.name,
+            )
 
     def _feed(self, decoder: StreamDecoder, data: str, event: str) -> str | None:
         name = self.spec.name
@@ -484,12 +503,6 @@ class Provider:
                 + (" For the local model, start it with `modelswap serve-local`." if _is_loopback(url) else ""),
                 provider=name,
             )
-        if type(exc).__name__ == "SSEError":  # httpx_sse: the 200 response is not an event stream at all
-            return BadResponseError(
-                f"{name}: asked for a stream but got something else ({exc}). Check that base_url ({url}) "
-                f"points at a {self.spec.kind} endpoint that can stream.",
-                provider=name,
-            )
         if isinstance(exc, httpx.TransportError):
             return TransientError(
                 f"{name}: the connection to {url} failed mid-request ({type(exc).__name__}: {redact(str(exc))}).",
@@ -499,6 +512,26 @@ class Provider:
 
 
 _JSON = {"content-type": "application/json"}
+_DRAIN_EVENTS = 16
+
+
+def _drain(events: Iterator[tuple[str, str]]) -> None:
+    """Read what follows the terminal event (normally just the body's end), so the connection goes back to the
+    pool instead of being closed: without it every streamed call paid a new TCP (and TLS) handshake. Bounded,
+    in case a server keeps talking after its own end marker."""
+    for _ in zip(range(_DRAIN_EVENTS), events):
+        pass
+
+
+async def _adrain(events: AsyncIterator[tuple[str, str]]) -> None:
+    count = 0
+    async for _ in events:
+        count += 1
+        if count >= _DRAIN_EVENTS:
+            break
+    await events.aclose()  # type: ignore[attr-defined]
+
+
 _STREAM = {"content-type": "application/json", "accept": "text/event-stream", "cache-control": "no-store"}
 _NDJSON_STREAM = {**_STREAM, "accept": "application/x-ndjson"}
 _NO_LIMIT = contextlib.nullcontext()

@@ -59,6 +59,7 @@ class FaultyServer:
         self.delay_s = delay_s
         self.answer = answer
         self.counts: Counter[str] = Counter()
+        self.connections = 0  # TCP connections accepted: a client that keeps connections alive opens few
         self.models: Counter[str] = Counter()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
@@ -113,6 +114,11 @@ class FaultyServer:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
 
             def do_GET(self) -> None:  # noqa: N802
                 self._json(200, {"object": "list", "data": [{"id": "stub", "object": "model"}]})
