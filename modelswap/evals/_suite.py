@@ -1,0 +1,943 @@
+"""Regression suites: the cases a model swap must keep passing, loaded from JSONL or YAML.
+
+A **JSONL** suite is one case per line::
+
+    {"id": "refund-1", "prompt": "Can I return shoes after 40 days?", "expected": "no"}
+    {"id": "chat-1", "messages": [{"role": "user", "content": "Hi"}], "assert": [{"type": "icontains", "value": "hello"}]}
+    {"id": "cls-1", "vars": {"text": "Great service"}, "expected": "positive"}
+
+``vars`` fill a prompt template; a JSONL file has none of its own, so pass one with
+``load_suite(path, template="Classify: {text}")``.
+
+A **YAML** suite adds settings shared by every case::
+
+    name: ticket-triage
+    description: Route support tickets to a queue.
+    system: You are a support-ticket router. Answer with the queue name only.
+    prompt: "Ticket: {{ ticket }}\\nQueue:"
+    params: {temperature: 0, max_tokens: 8}
+    thresholds: {max_accuracy_drop: 0.02, latency_sla_ms: 1500, max_error_rate: 0.01, alpha: 0.05}
+    judge: gpt-4o-judge
+    license_policy: {allow: [Apache-2.0, MIT, gemma]}
+    defaults:
+      assert: [{type: latency, threshold: 3000}]
+    cases:
+      - id: t1
+        vars: {ticket: "I was charged twice"}
+        expected: billing
+      - id: t2
+        vars: {ticket: "The app crashes on start"}
+        assert:
+          - {type: choice, value: [billing, bugs, account]}
+
+Rules (each break is a :class:`~modelswap.ConfigError` naming the file, line and field, and the fix):
+
+* Every case needs an ``id``, unique in the suite. Ids are never generated: the regression runner joins the
+  baseline's and the candidate's results by id, and a position-based id would silently pair different cases
+  once someone inserts a line. (promptfoo configs have no ids; their import names tests ``test-<n>``.)
+* A case gives ``prompt`` (text, sent as one user message), ``messages`` (a chat list), or ``vars`` (filled into
+  the suite template). With ``vars`` present, a case's own ``prompt``/``messages`` are templates too.
+* **Templates** accept both syntaxes. A template containing a ``{{ name }}`` placeholder is read
+  promptfoo/nunjucks-style: only ``{{ name }}`` (and ``{{ a.b }}``) are replaced and single braces stay
+  literal, handy for JSON examples. Otherwise it is Python ``str.format``: ``{name}``, with ``{{``/``}}`` for
+  literal braces. Nunjucks filters and tags (``{{ x | upper }}``, ``{% if %}``) are refused, not half-rendered,
+  and a variable the case lacks is an error, never an empty string. ``system`` is a template the same way.
+* The suite ``system`` prompt is prepended to every case, except a case whose ``messages`` start with its own
+  system message.
+* With no ``assert``, a case is checked by trimmed, case-insensitive equality with ``expected``. Latency and
+  cost checks say nothing about the answer, so a case whose only assertions are those (its own or from
+  ``defaults``) still gets that equality check.
+* ``defaults.vars`` are under every case's vars; ``defaults.assert`` are appended to every case's assertions.
+* ``choice`` without ``value`` takes its labels from the ``expected`` values across the suite.
+* Assertion texts may use ``{{ var }}`` and ``{{ expected }}`` from their case.
+* Keys a case does not know are kept in ``Case.metadata`` (datasets carry columns such as ``category``), unless
+  they look like a typo of a known key (``expect``), which is an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import re
+import string
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from .._errors import ConfigError
+from ._assertions import (
+    MEASUREMENT_TYPES,
+    Assertion,
+    _SpecProblem,
+    check_for_case,
+    default_assertion,
+    parse_assertion,
+    with_refs,
+)
+
+__all__ = ["Case", "Suite", "load_suite"]
+
+SUITE_KEYS = (
+    "name", "description", "prompt", "system", "params", "thresholds", "judge", "license_policy", "cases", "tests",
+    "defaults",
+)
+CASE_KEYS = ("id", "prompt", "messages", "vars", "expected", "assert", "threshold", "description", "metadata")
+THRESHOLD_KEYS = ("max_accuracy_drop", "latency_sla_ms", "max_error_rate", "max_cost_increase", "alpha")
+DEFAULTS_KEYS = ("assert", "vars", "threshold")
+# The generation params every provider understands (modelswap's Client); near-misses of these are typos.
+GENERIC_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "seed")
+_ROLES = ("system", "user", "assistant", "tool")
+# Chat templates add a few tokens of framing per message.
+_TOKENS_PER_MESSAGE = 4
+
+
+# -- data --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Case:
+    """One regression case, its prompt fully rendered.
+
+    Attributes:
+        id: unique within the suite.
+        messages: the chat messages to send, suite system prompt included.
+        expected: the reference answer (text, number or JSON), or None.
+        asserts: the checks, suite defaults included.
+        vars: the variables the prompt was rendered with (suite defaults under the case's own).
+        line: the 1-based line the case starts on, or None when built in code.
+        threshold: when set, the case passes when its weighted score reaches this instead of on every assertion.
+        description: free text from the suite.
+        metadata: every other field of the case, for grouping in reports.
+
+    Example:
+        >>> Case("c1", [{"role": "user", "content": "2+2?"}], expected="4").messages[0]["content"]
+        '2+2?'
+    """
+
+    id: str
+    messages: list[dict[str, Any]]
+    expected: Any = None
+    asserts: list[Assertion] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+    threshold: float | None = None
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Suite:
+    """A loaded regression suite.
+
+    Attributes:
+        name: the suite's ``name``, else the file name without extension.
+        cases: the cases, in file order.
+        params: generation params for every call (``temperature``, ``max_tokens``, ``stop``, ...).
+        thresholds: cutover gates (``max_accuracy_drop``, ``latency_sla_ms``, ``max_error_rate``,
+            ``max_cost_increase``, ``alpha``); only those the suite sets.
+        judge: the model alias that grades ``llm-rubric``, or None.
+        source: the file the suite came from.
+        system: the system prompt, as written (each case holds it rendered).
+        description: free text from the suite.
+        template: the prompt template, as written, or None.
+        notes: what an import could not carry over (promptfoo: unmapped assertions, ignored settings).
+        license_policy: ``allow``/``deny`` lists of license names for the candidate model, checked before a
+            regression run; empty when the suite sets none.
+
+    Example:
+        >>> suite = load_suite("tests/unit/evals/data/triage.yaml")   # doctest: +SKIP
+        >>> suite.required_context_tokens()                          # doctest: +SKIP
+        67
+    """
+
+    name: str
+    cases: list[Case]
+    params: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    judge: str | None = None
+    source: str = "<string>"
+    system: str | None = None
+    description: str | None = None
+    template: str | list[dict[str, Any]] | None = None
+    notes: list[str] = field(default_factory=list)
+    license_policy: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def uses_judge(self) -> bool:
+        """Whether any case has an ``llm-rubric`` assertion (so a judge model must be set)."""
+        return any(a.type == "llm-rubric" for case in self.cases for a in case.asserts)
+
+    def required_context_tokens(self, max_tokens: int | None = None) -> int:
+        """A rough context size every case fits in: the longest rendered prompt plus the answer budget.
+
+        Characters / 4 (rounded up) plus a few tokens per message, plus ``max_tokens`` (the argument, else the
+        suite's ``params.max_tokens``, else nothing). It is an estimate for a pre-flight check against a
+        model's ``context_window``, not a tokenizer count: allow a margin.
+
+        Example:
+            >>> case = Case("a", [{"role": "user", "content": "x" * 400}])
+            >>> Suite("s", [case], params={"max_tokens": 50}).required_context_tokens()
+            154
+        """
+        longest = 0
+        for case in self.cases:
+            chars = sum(len(_content_text(m.get("content"))) for m in case.messages)
+            longest = max(longest, math.ceil(chars / 4) + _TOKENS_PER_MESSAGE * len(case.messages))
+        budget = max_tokens if max_tokens is not None else self.params.get("max_tokens")
+        return longest + (int(budget) if isinstance(budget, (int, float)) and not isinstance(budget, bool) else 0)
+
+
+def _content_text(content: Any) -> str:
+    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
+
+
+# -- locations ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Loc:
+    """Where a piece of a suite came from, to name file, line and field in errors.
+
+    YAML pieces carry the composed node tree (line looked up by path); JSONL and CSV rows a fixed line.
+    """
+
+    source: str
+    root: Any = None
+    line: int | None = None
+    prefix: tuple[Any, ...] = ()
+
+    def at(self, *path: Any) -> _Loc:
+        return replace(self, prefix=self.prefix + path)
+
+    def line_of(self, *path: Any) -> int | None:
+        if self.root is not None:
+            return _line_of(self.root, self.prefix + path)
+        return self.line
+
+    def error(self, message: str, *path: Any) -> ConfigError:
+        full = self.prefix + path
+        line = self.line_of(*path)
+        field_name = _field_name(full)
+        where = f"{self.source}:{line}" if line else self.source
+        return ConfigError(
+            f"{where}: {field_name + ': ' if field_name else ''}{message}", file=self.source, line=line, field=field_name
+        )
+
+
+def _field_name(path: Sequence[Any]) -> str | None:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or None
+
+
+def _line_of(node: Any, path: Sequence[Any]) -> int | None:
+    """1-based line of the YAML node at ``path`` (a mapping entry's key line), or of its nearest parent."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in path:
+        if node.id == "mapping":
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    line = key_node.start_mark.line + 1
+                    node = value_node
+                    break
+            else:
+                return line
+        elif node.id == "sequence" and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+# -- templates ---------------------------------------------------------------------------------------------------
+
+_NJ_PLAIN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}\}")
+_NJ_ANY = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.DOTALL)
+
+
+class _TemplateProblem(Exception):
+    def __init__(self, message: str, var: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.var = var
+
+
+class _Template:
+    """A prompt template, text or a chat list, in ``{var}`` or ``{{ var }}`` syntax.
+
+    Raises:
+        _TemplateProblem: bad syntax, at construction; a missing variable, at render.
+    """
+
+    def __init__(self, raw: str | list[dict[str, Any]], style: str | None = None) -> None:
+        self.raw = raw
+        texts = [raw] if isinstance(raw, str) else [str(m.get("content", "")) for m in raw]
+        self.style = style or ("nunjucks" if any(_NJ_PLAIN.search(t) for t in texts) else "format")
+        for text in texts:
+            self._check(text)
+
+    def _check(self, text: str) -> None:
+        if self.style == "nunjucks":
+            for match in _NJ_ANY.finditer(text):
+                if match.group(2) is not None:
+                    raise _TemplateProblem(
+                        f"the template uses a nunjucks tag {{%{match.group(2)}%}}, which modelswap does not run. "
+                        "Use plain {{ var }} placeholders, or render the variants into separate cases."
+                    )
+                if not _NJ_PLAIN.fullmatch(match.group(0)):
+                    raise _TemplateProblem(
+                        f"the template uses {match.group(0)!r}; only plain {{{{ var }}}} placeholders are supported "
+                        "(no filters or expressions). Compute the value into the case's vars instead."
+                    )
+            return
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        except ValueError as exc:
+            raise _TemplateProblem(
+                f"the template is not valid str.format text ({exc}). Write {{{{ and }}}} for literal braces, "
+                "or use {{ var }} placeholders (then single braces stay literal)."
+            ) from None
+        for name in fields:
+            if name == "" or name.isdigit():
+                raise _TemplateProblem(
+                    "the template has a positional field {} or {0}: name every placeholder, such as {text}."
+                )
+
+    def render(self, vars: Mapping[str, Any]) -> str | list[dict[str, Any]]:
+        if isinstance(self.raw, str):
+            return self._render(self.raw, vars)
+        return [{**m, "content": self._render(str(m.get("content", "")), vars)} for m in self.raw]
+
+    def _render(self, text: str, vars: Mapping[str, Any]) -> str:
+        if self.style == "nunjucks":
+            return _NJ_PLAIN.sub(lambda m: _lookup_text(vars, m.group(1)), text)
+        try:
+            return text.format_map(_StrictVars(vars))
+        except _TemplateProblem:
+            raise
+        except (IndexError, AttributeError, ValueError, TypeError, KeyError) as exc:
+            raise _TemplateProblem(f"the template could not be filled ({exc.__class__.__name__}: {exc})") from None
+
+
+class _StrictVars(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> Any:
+        raise _TemplateProblem(f"the prompt template uses {{{key}}}, which the case's vars lack", var=key)
+
+
+def _lookup_text(vars: Mapping[str, Any], dotted: str) -> str:
+    value: Any = vars
+    for part in dotted.split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise _TemplateProblem(f"the prompt template uses {{{{ {dotted} }}}}, which the case's vars lack", var=dotted)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+# -- building cases ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    """What every case of one suite shares."""
+
+    source: str
+    template: _Template | None = None
+    template_hint: str = "add `prompt:` at the top of the suite"
+    system: _Template | None = None
+    default_vars: dict[str, Any] = field(default_factory=dict)
+    default_asserts: list[tuple[Assertion, str]] = field(default_factory=list)
+    default_threshold: float | None = None
+    allow_no_asserts: bool = False
+    force_style: str | None = None
+
+
+def _build_case(raw: Any, loc: _Loc, ctx: _Context, *, auto_id: str | None = None) -> Case:
+    if not isinstance(raw, Mapping):
+        raise loc.error(
+            f"a case must be a mapping with id, prompt|messages|vars, expected and assert, not {type(raw).__name__}."
+        )
+    metadata: dict[str, Any] = {}
+    if raw.get("metadata") is not None:
+        if not isinstance(raw["metadata"], Mapping):
+            raise loc.error("`metadata` must be a mapping.", "metadata")
+        metadata.update(raw["metadata"])
+    for key in raw:
+        if key in CASE_KEYS:
+            continue
+        suggestion = _closest(str(key), CASE_KEYS, cutoff=0.75)
+        if suggestion:
+            raise loc.error(
+                f"unknown field {key!r}; did you mean {suggestion!r}? Case fields: {', '.join(CASE_KEYS)}.", key
+            )
+        metadata[str(key)] = raw[key]
+
+    ident = raw.get("id", auto_id)
+    if ident is None or ident == "":
+        raise loc.error(
+            "the case has no `id`. Give every case a unique id: results of the baseline and the candidate are "
+            "matched by id, so ids must not depend on position.",
+            "id",
+        )
+    if isinstance(ident, bool) or not isinstance(ident, (str, int)):
+        raise loc.error(f"`id` must be text or a whole number, not {ident!r}.", "id")
+    ident = str(ident)
+
+    own_vars = raw.get("vars")
+    if own_vars is not None and not isinstance(own_vars, Mapping):
+        raise loc.error(f"`vars` must be a mapping of name: value, not {type(own_vars).__name__}.", "vars")
+    vars = {**ctx.default_vars, **(own_vars or {})}
+
+    def rendered(template: _Template, where: tuple[Any, ...], what: str) -> Any:
+        try:
+            return template.render(vars)
+        except _TemplateProblem as exc:
+            fix = f" Add `{exc.var}` to the case's vars." if exc.var else ""
+            raise loc.error(f"case {ident!r}, {what}: {exc.message}.{fix}", *where) from None
+
+    def as_template(text: Any, where: tuple[Any, ...]) -> _Template:
+        try:
+            return _Template(text, ctx.force_style)
+        except _TemplateProblem as exc:
+            raise loc.error(exc.message, *where) from None
+
+    prompt, messages_in = raw.get("prompt"), raw.get("messages")
+    has_prompt, has_messages = prompt not in (None, ""), messages_in not in (None, [])
+    if has_prompt and has_messages:
+        raise loc.error(f"case {ident!r} gives both `prompt` and `messages`; keep one.", "messages")
+    messages: list[dict[str, Any]]
+    if has_prompt and isinstance(prompt, str):
+        text = rendered(as_template(prompt, ("prompt",)), ("prompt",), "its prompt") if own_vars else prompt
+        messages = [{"role": "user", "content": text}]
+    elif has_prompt and isinstance(prompt, list):
+        # The batch input format allows a chat list under `prompt`; accept it the same way here.
+        messages = _messages(prompt, loc, ("prompt",))
+        if own_vars:
+            messages = rendered(as_template(messages, ("prompt",)), ("prompt",), "its prompt")
+    elif has_prompt:
+        raise loc.error(f"`prompt` must be text (one user message), not {type(prompt).__name__}.", "prompt")
+    elif has_messages:
+        messages = _messages(messages_in, loc, ("messages",))
+        if own_vars:
+            messages = rendered(as_template(messages, ("messages",)), ("messages",), "its messages")
+    elif ctx.template is not None:
+        out = rendered(ctx.template, ("vars",), "the suite template")
+        messages = [{"role": "user", "content": out}] if isinstance(out, str) else out
+    elif own_vars:
+        raise loc.error(f"case {ident!r} has `vars` but the suite has no prompt template: {ctx.template_hint}.", "vars")
+    else:
+        raise loc.error(
+            f"case {ident!r} has no prompt: give `prompt` (text), `messages` (a chat list), or `vars` for the suite "
+            "template.",
+        )
+    if ctx.system is not None and not (messages and messages[0].get("role") == "system"):
+        system_text = rendered(ctx.system, ("vars",), "the suite system prompt")
+        messages = [{"role": "system", "content": system_text}, *messages]
+
+    expected = raw.get("expected")
+    threshold = raw.get("threshold", ctx.default_threshold)
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1):
+        raise loc.error(f"`threshold` is the case's passing score in 0..1, not {threshold!r}.", "threshold")
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        raise loc.error("`description` must be text.", "description")
+
+    raw_asserts = raw.get("assert")
+    if raw_asserts is None:
+        raw_asserts = []
+    if not isinstance(raw_asserts, list):
+        raise loc.error("`assert` must be a list of assertions, such as [{type: icontains, value: Paris}].", "assert")
+    asserts: list[tuple[Assertion, tuple[Any, ...], str | None]] = []
+    for i, item in enumerate(raw_asserts):
+        try:
+            assertion = parse_assertion(item)
+        except _SpecProblem as exc:
+            raise loc.error(exc.message, "assert", i, *_parts(exc.field)) from None
+        asserts.append((with_refs(assertion, vars, expected), ("assert", i), None))
+    for assertion, origin in ctx.default_asserts:
+        asserts.append((with_refs(assertion, vars, expected), (), origin))
+    if expected is not None and all(a.type in MEASUREMENT_TYPES for a, _, _ in asserts):
+        asserts.insert(0, (default_assertion(), ("expected",), None))
+    if not asserts and not ctx.allow_no_asserts:
+        raise loc.error(
+            f"case {ident!r} has neither `expected` nor `assert`, so nothing would be checked. Add `expected:` "
+            "(compared trimmed, ignoring case) or an `assert:` list."
+        )
+    for assertion, where, origin in asserts:
+        try:
+            check_for_case(assertion, expected)
+        except _SpecProblem as exc:
+            prefix = f"{origin}: " if origin else ""
+            target = ("expected",) if exc.field == "expected" else (*where, *(_parts(exc.field) if where else ()))
+            raise loc.error(f"case {ident!r}: {prefix}{exc.message}", *target) from None
+
+    return Case(
+        id=ident,
+        messages=messages,
+        expected=expected,
+        asserts=[a for a, _, _ in asserts],
+        vars=vars,
+        line=loc.line_of(),
+        threshold=None if threshold is None else float(threshold),
+        description=description,
+        metadata=metadata,
+    )
+
+
+def _parts(field_name: str | None) -> tuple[str, ...]:
+    """``options.tolerance`` -> ``("options", "tolerance")``, to find the line of a nested field."""
+    return tuple(field_name.split(".")) if field_name else ()
+
+
+def _messages(value: Any, loc: _Loc, where: tuple[Any, ...]) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise loc.error("`messages` must be a list such as [{role: user, content: Hi}].", *where)
+    out = []
+    for i, message in enumerate(value):
+        if not isinstance(message, Mapping):
+            raise loc.error("each message must be a mapping with `role` and `content`.", *where, i)
+        role = message.get("role")
+        if role not in _ROLES:
+            suggestion = _closest(str(role), _ROLES)
+            raise loc.error(
+                f"role {role!r} is not one of {', '.join(_ROLES)}" + (f"; did you mean {suggestion!r}?" if suggestion else "."),
+                *where, i, "role",
+            )
+        if not isinstance(message.get("content"), str):
+            raise loc.error("`content` must be text.", *where, i, "content")
+        out.append(dict(message))
+    return out
+
+
+def _finish(cases: list[tuple[Case, _Loc]], source: str) -> list[Case]:
+    """Suite-wide checks: unique ids, and labels for ``choice`` assertions written without any."""
+    seen: dict[str, int | None] = {}
+    for case, loc in cases:
+        if case.id in seen:
+            first = seen[case.id]
+            raise loc.error(
+                f"duplicate id {case.id!r}" + (f" (first used on line {first})" if first else "")
+                + ". Give each case a unique id.",
+                "id",
+            )
+        seen[case.id] = case.line
+    labels: list[str] = []
+    for case, _ in cases:
+        if case.expected is not None and str(case.expected).strip().casefold() not in {x.casefold() for x in labels}:
+            labels.append(str(case.expected).strip())
+    for case, loc in cases:
+        for i, assertion in enumerate(case.asserts):
+            if assertion.type != "choice" or assertion.value is not None:
+                continue
+            if len(labels) < 2:
+                raise loc.error(
+                    f"case {case.id!r}: choice has no `value`, and the suite's expected values give fewer than two "
+                    f"labels ({labels}). List the labels: value: [positive, negative, neutral].",
+                    "assert",
+                )
+            case.asserts[i] = replace(assertion, value=list(labels))
+    return [case for case, _ in cases]
+
+
+# -- loading -----------------------------------------------------------------------------------------------------
+
+
+def load_suite(path: str | os.PathLike[str], *, template: str | None = None) -> Suite:
+    """Load a regression suite: JSONL (``.jsonl``/``.ndjson``), YAML (``.yaml``/``.yml``/``.json``), or a
+    promptfoo config (a file named ``promptfooconfig.yaml``, a YAML file with top-level ``prompts`` and
+    ``tests``, or a directory holding ``promptfooconfig.yaml``).
+
+    Args:
+        path: the suite file.
+        template: a prompt template for cases given by ``vars``; it takes precedence over the suite's own
+            ``prompt``. JSONL suites need it when their cases use ``vars``.
+
+    Returns:
+        The suite, every case's messages rendered. For a promptfoo config, ``Suite.notes`` lists what could not
+        be carried over (see :func:`~modelswap.evals.load_promptfoo`).
+
+    Raises:
+        ConfigError: the file is missing or malformed; the message names the file, line and field, and the fix.
+
+    Example:
+        >>> suite = load_suite("tests/unit/evals/data/triage.yaml")              # doctest: +SKIP
+        >>> suite.cases[0].messages[-1]["content"]                               # doctest: +SKIP
+        'Ticket: I was charged twice for my March invoice.\\nQueue:'
+    """
+    path = Path(path)
+    if path.is_dir():
+        for name in ("promptfooconfig.yaml", "promptfooconfig.yml"):
+            if (path / name).is_file():
+                return _promptfoo_suite(path / name)
+        raise ConfigError(
+            f"{path}: is a directory without promptfooconfig.yaml. Give a .jsonl or .yaml suite file.", file=str(path)
+        )
+    if not path.is_file():
+        raise ConfigError(f"{path}: suite file not found. Check the path.", file=str(path))
+    suffix = path.suffix.lower()
+    if path.name.lower().startswith("promptfooconfig"):
+        return _promptfoo_suite(path)
+    if suffix in (".jsonl", ".ndjson"):
+        return _load_jsonl(path, template)
+    if suffix in (".yaml", ".yml", ".json"):
+        text = read_text(path)
+        root, data = parse_yaml(text, str(path))
+        if isinstance(data, Mapping) and "prompts" in data and "tests" in data and "cases" not in data:
+            return _promptfoo_suite(path)
+        return suite_from_data(data, root, str(path), base_dir=path.parent, template=template)
+    raise ConfigError(
+        f"{path}: unknown suite format {suffix or '(no extension)'!r}. Use .jsonl (one case per line) or .yaml.",
+        file=str(path),
+    )
+
+
+def _promptfoo_suite(path: Path) -> Suite:
+    from ._promptfoo import load_promptfoo
+
+    suite, _ = load_promptfoo(path)
+    return suite
+
+
+def _load_jsonl(path: Path, template: str | None) -> Suite:
+    source = str(path)
+    ctx = _Context(source=source, template_hint="pass a template (load_suite(path, template=...) or --template)")
+    if template is not None:
+        ctx.template = _suite_template(template, _Loc(source), "template")
+    cases = [
+        (_build_case(row, loc, ctx), loc)
+        for row, loc in jsonl_rows(path, source)
+    ]
+    if not cases:
+        raise ConfigError(f"{source}: the suite has no cases. Add one JSON object per line.", file=source)
+    return Suite(name=path.stem, cases=_finish(cases, source), source=source, template=template)
+
+
+def jsonl_rows(path: Path, source: str) -> Iterator[tuple[Any, _Loc]]:
+    """The JSON value on each non-blank line of ``path``, with its location."""
+    for line_no, raw in enumerate(read_text(path).splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{source}:{line_no}: not valid JSON ({exc}). Each line must be one case, such as "
+                '{"id": "c1", "prompt": "...", "expected": "..."}.',
+                file=source, line=line_no,
+            ) from None
+        yield row, _Loc(source, line=line_no)
+
+
+def suite_from_data(
+    data: Any, root: Any, source: str, *, base_dir: Path, template: str | None = None
+) -> Suite:
+    """Build a suite from a parsed YAML document (``root`` is its composed node tree, for line numbers)."""
+    loc = _Loc(source, root)
+    if isinstance(data, list):
+        # A bare list of cases is a suite with no settings.
+        rows: Iterable[tuple[Any, _Loc]] = [(row, loc.at(i)) for i, row in enumerate(data)]
+        return _suite_from_rows({}, rows, loc, source, base_dir, template, Path(source).stem)
+    if not isinstance(data, Mapping):
+        raise loc.error(
+            "a suite is a mapping with `name` and `cases` (or a list of cases), "
+            f"not {type(data).__name__ if data is not None else 'an empty file'}."
+        )
+    for key in data:
+        if key not in SUITE_KEYS:
+            suggestion = _closest(str(key), SUITE_KEYS)
+            raise loc.error(
+                f"unknown field {key!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
+                + f" Suite fields: {', '.join(SUITE_KEYS)}.",
+                key,
+            )
+    if "cases" in data and "tests" in data:
+        raise loc.error("give the cases under `cases` or `tests`, not both.", "tests")
+    key = "cases" if "cases" in data else "tests"
+    cases_in = data.get(key)
+    if cases_in is None:
+        raise loc.error("the suite has no `cases:`. Add a list of cases, each with an id.")
+    if isinstance(cases_in, str):
+        rows = _referenced_rows(cases_in, base_dir, loc, key)
+    elif isinstance(cases_in, list):
+        rows = [(row, loc.at(key, i)) for i, row in enumerate(cases_in)]
+    else:
+        raise loc.error(f"`{key}` must be a list of cases, or file://cases.jsonl.", key)
+    name = data.get("name") or Path(source).stem
+    if not isinstance(name, str):
+        raise loc.error("`name` must be text.", "name")
+    return _suite_from_rows(data, rows, loc, source, base_dir, template, name)
+
+
+def _suite_from_rows(
+    data: Mapping[str, Any],
+    rows: Iterable[tuple[Any, _Loc]],
+    loc: _Loc,
+    source: str,
+    base_dir: Path,
+    template: str | None,
+    name: str,
+) -> Suite:
+    ctx = _Context(source=source)
+    prompt = template if template is not None else data.get("prompt")
+    if prompt is not None:
+        if not isinstance(prompt, (str, list)) or (isinstance(prompt, list) and not prompt):
+            raise loc.error("`prompt` must be text with placeholders, or a list of chat messages.", "prompt")
+        if isinstance(prompt, list):
+            prompt = _messages(prompt, loc, ("prompt",))
+        ctx.template = _suite_template(prompt, loc, "prompt" if template is None else "template")
+    system = data.get("system")
+    if system is not None:
+        if not isinstance(system, str):
+            raise loc.error("`system` must be text.", "system")
+        ctx.system = _suite_template(system, loc, "system")
+    params = _params(data.get("params"), loc)
+    thresholds = _thresholds(data.get("thresholds"), loc)
+    judge = data.get("judge")
+    if judge is not None and (not isinstance(judge, str) or not judge):
+        raise loc.error("`judge` is a model alias (text), such as judge: gpt-4o.", "judge")
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        raise loc.error("`description` must be text.", "description")
+    _defaults(data.get("defaults"), loc.at("defaults"), ctx)
+    license_policy = _license_policy(data.get("license_policy"), loc)
+    cases = [(_build_case(row, row_loc, ctx), row_loc) for row, row_loc in rows]
+    if not cases:
+        raise loc.error("the suite has no cases. Add at least one under `cases:`.", "cases")
+    return Suite(
+        name=name,
+        cases=_finish(cases, source),
+        params=params,
+        thresholds=thresholds,
+        judge=judge,
+        source=source,
+        system=system,
+        description=description,
+        template=prompt,
+        license_policy=license_policy,
+    )
+
+
+def _suite_template(raw: Any, loc: _Loc, key: str, style: str | None = None) -> _Template:
+    try:
+        return _Template(raw, style)
+    except _TemplateProblem as exc:
+        raise loc.error(exc.message, key) from None
+
+
+def _referenced_rows(ref: str, base_dir: Path, loc: _Loc, key: str) -> list[tuple[Any, _Loc]]:
+    if not ref.startswith("file://"):
+        raise loc.error(f"`{key}` must be a list of cases, or a reference such as file://cases.jsonl.", key)
+    target = resolve_ref(ref, base_dir)
+    if not target.is_file():
+        raise loc.error(f"{ref} not found (looked for {target}). Paths are relative to the suite file.", key)
+    if target.suffix.lower() in (".jsonl", ".ndjson"):
+        return list(jsonl_rows(target, str(target)))
+    if target.suffix.lower() in (".yaml", ".yml", ".json"):
+        root, data = parse_yaml(read_text(target), str(target))
+        if not isinstance(data, list):
+            raise ConfigError(f"{target}:1: must hold a list of cases.", file=str(target), line=1)
+        sub = _Loc(str(target), root)
+        return [(row, sub.at(i)) for i, row in enumerate(data)]
+    raise loc.error(f"{ref}: cases files are .jsonl or .yaml.", key)
+
+
+def _params(value: Any, loc: _Loc) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise loc.error("`params` must be a mapping such as {temperature: 0, max_tokens: 64}.", "params")
+    for key, item in value.items():
+        if key not in GENERIC_PARAMS:
+            # Other names pass through to the provider, but a near-miss of a generic one is a typo.
+            suggestion = _closest(str(key), GENERIC_PARAMS, cutoff=0.8)
+            if suggestion:
+                raise loc.error(f"unknown param {key!r}; did you mean {suggestion!r}?", "params", key)
+        if key == "max_tokens" and (isinstance(item, bool) or not isinstance(item, int) or item < 1):
+            raise loc.error(f"max_tokens must be a whole number >= 1, not {item!r}.", "params", key)
+        if key in ("temperature", "top_p") and (isinstance(item, bool) or not isinstance(item, (int, float)) or item < 0):
+            raise loc.error(f"{key} must be a number >= 0, not {item!r}.", "params", key)
+        if key == "stop" and not (isinstance(item, str) or (isinstance(item, list) and all(isinstance(s, str) for s in item))):
+            raise loc.error("stop must be text or a list of texts.", "params", key)
+    return dict(value)
+
+
+def _thresholds(value: Any, loc: _Loc) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise loc.error("`thresholds` must be a mapping such as {max_accuracy_drop: 0.02, alpha: 0.05}.", "thresholds")
+    out: dict[str, float] = {}
+    for key, item in value.items():
+        if key not in THRESHOLD_KEYS:
+            suggestion = _closest(str(key), THRESHOLD_KEYS)
+            raise loc.error(
+                f"unknown threshold {key!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
+                + f" Thresholds: {', '.join(THRESHOLD_KEYS)}.",
+                "thresholds", key,
+            )
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or item < 0:
+            raise loc.error(f"{key} must be a number >= 0, not {item!r}.", "thresholds", key)
+        if key == "alpha" and not 0 < item < 1:
+            raise loc.error(f"alpha is a significance level between 0 and 1 (such as 0.05), not {item}.", "thresholds", key)
+        if key in ("max_accuracy_drop", "max_error_rate") and item > 1:
+            raise loc.error(
+                f"{key} is a fraction: 0.02 means two percentage points; {item} is more than 100%.", "thresholds", key
+            )
+        out[str(key)] = float(item)
+    return out
+
+
+def _license_policy(value: Any, loc: _Loc) -> dict[str, list[str]]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise loc.error("`license_policy` must be a mapping such as {allow: [Apache-2.0, MIT]}.", "license_policy")
+    out: dict[str, list[str]] = {}
+    for key, names in value.items():
+        if key not in ("allow", "deny"):
+            suggestion = _closest(str(key), ("allow", "deny"))
+            raise loc.error(
+                f"unknown field {key!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
+                + " A license policy has `allow` and/or `deny`.",
+                "license_policy", key,
+            )
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise loc.error(f"`{key}` must list license names, such as [Apache-2.0, MIT].", "license_policy", key)
+        out[str(key)] = list(names)
+    return out
+
+
+def _defaults(value: Any, loc: _Loc, ctx: _Context, label: str = "defaults") -> None:
+    """Read shared ``vars``/``assert``/``threshold`` into ``ctx``; ``loc`` points at the defaults mapping."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise loc.error(f"`{label}` must be a mapping with `assert` and/or `vars`.")
+    for name in value:
+        if name not in DEFAULTS_KEYS:
+            suggestion = _closest(str(name), DEFAULTS_KEYS)
+            raise loc.error(
+                f"unknown field {name!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
+                + f" Fields: {', '.join(DEFAULTS_KEYS)}.",
+                name,
+            )
+    vars = value.get("vars")
+    if vars is not None:
+        if not isinstance(vars, Mapping):
+            raise loc.error("`vars` must be a mapping.", "vars")
+        ctx.default_vars = dict(vars)
+    threshold = value.get("threshold")
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+            raise loc.error(f"`threshold` is a passing score in 0..1, not {threshold!r}.", "threshold")
+        ctx.default_threshold = float(threshold)
+    asserts = value.get("assert")
+    if asserts is None:
+        return
+    if not isinstance(asserts, list):
+        raise loc.error("`assert` must be a list of assertions.", "assert")
+    for i, item in enumerate(asserts):
+        try:
+            ctx.default_asserts.append((parse_assertion(item), f"{label}.assert[{i}]"))
+        except _SpecProblem as exc:
+            raise loc.error(exc.message, "assert", i, *_parts(exc.field)) from None
+
+
+# -- files -------------------------------------------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    """A suite file's text, or a ConfigError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.__class__.__name__}: {exc}).", file=str(path)) from None
+
+
+def resolve_ref(ref: str, base_dir: Path) -> Path:
+    """The path a ``file://`` reference names; relative paths start at the referring file's folder."""
+    target = Path(ref[len("file://"):] if ref.startswith("file://") else ref).expanduser()
+    return target if target.is_absolute() else base_dir / target
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, Any]:
+    """``(node tree, data)`` of a YAML document; dates become ISO text and duplicate keys are refused.
+
+    Raises:
+        ConfigError: not YAML, or a key given twice in one mapping (YAML would silently keep the last).
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        root = yaml.compose(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"{source}:{line or '?'}: not valid YAML ({problem}). Check indentation and quoting on that line.",
+            file=source, line=line,
+        ) from None
+    _refuse_duplicate_keys(root, source)
+    return root, _dates_to_text(data)
+
+
+def _refuse_duplicate_keys(node: Any, source: str, path: tuple[Any, ...] = ()) -> None:
+    if node is None:
+        return
+    if node.id == "mapping":
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                field_name = _field_name((*path, key))
+                raise ConfigError(
+                    f"{source}:{line}: {field_name}: key {key!r} appears twice in one mapping (first on line "
+                    f"{seen[key]}); YAML would keep only the last. Remove or rename one.",
+                    file=source, line=line, field=field_name,
+                )
+            seen[key] = line
+            _refuse_duplicate_keys(value_node, source, (*path, key))
+    elif node.id == "sequence":
+        for i, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, source, (*path, i))
+
+
+def _dates_to_text(value: Any) -> Any:
+    # YAML reads `expected: 2024-03-01` as a date; the model answers in text.
+    if isinstance(value, dict):
+        return {k: _dates_to_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dates_to_text(v) for v in value]
+    if hasattr(value, "isoformat") and not isinstance(value, str):
+        return value.isoformat()
+    return value
+
+
+def _closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return matches[0] if matches else None

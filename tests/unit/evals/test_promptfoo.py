@@ -1,0 +1,318 @@
+"""promptfoo import: prompts, defaultTest, inline/YAML/CSV tests, assertion mapping, and the report of what
+could not be mapped."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from modelswap import ConfigError
+from modelswap.evals import evaluate, grade, load_promptfoo, load_suite
+from modelswap.evals._promptfoo import assertion_from_string
+
+CONFIG_DIR = Path(__file__).parent / "data" / "promptfoo"
+CONFIG = CONFIG_DIR / "promptfooconfig.yaml"
+
+
+@pytest.fixture(scope="module")
+def imported():
+    return load_promptfoo(CONFIG)
+
+
+def _write(folder: Path, text: str, name: str = "promptfooconfig.yaml") -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def _error(path: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_promptfoo(path)
+    return info.value
+
+
+# -- the fixture ---------------------------------------------------------------------------------------------------
+
+
+def test_suite_shape(imported):
+    suite, notes = imported
+    assert suite.name == "Returns desk answers" and suite.source == str(CONFIG)
+    assert suite.notes is notes and suite.params == {} and suite.thresholds == {} and suite.judge is None
+    assert [c.id for c in suite.cases] == [
+        "test-1", "test-2", "test-3", "test-4.1", "test-4.2", "test-5", "test-6", "test-7", "test-8", "test-9", "test-10"]
+    assert suite.cases[0].description == "quotes the return window"
+    assert suite.uses_judge
+
+
+def test_report_lists_unmapped_assertions_with_their_test_index(imported):
+    _, notes = imported
+    unmapped = [n for n in notes if " not mapped " in n]
+    assert unmapped == [
+        "tests[2].assert[2]: python not mapped (runs code; rewrite it as regex, json-path, numeric or llm-rubric)",
+        "tests[3].assert[0]: javascript not mapped (runs code; rewrite it as regex, json-path, numeric or llm-rubric)",
+        "tests[5].assert[1]: rouge-n not mapped (no modelswap equivalent) [edge_cases.yaml:7]",
+        "tests[5]: options.transform not mapped (modelswap grades the raw output); its assertions may fail where "
+        "promptfoo's pass [edge_cases.yaml:7]",
+        "tests[8].assert[1]: javascript not mapped (runs code; rewrite it as regex, json-path, numeric or llm-rubric) "
+        "[regressions.csv:4]",
+    ]
+
+
+def test_report_notes_providers_extra_prompts_and_approximations(imported):
+    _, notes = imported
+    assert notes[0] == "providers: ignored (2 listed); the regression run compares the models it is given"
+    assert notes[1].startswith("prompts: 2 prompts found; the first is used")
+    assert "tests[0].assert[1]: provider ignored; modelswap uses the suite judge and its own rubric prompt" in notes
+    assert sum("similar is lexical" in n for n in notes) == 2
+
+
+def test_first_prompt_file_rendered_with_default_and_test_vars(imported):
+    suite, _ = imported
+    text = suite.cases[0].messages[0]["content"]
+    assert suite.cases[0].messages[0]["role"] == "user" and len(suite.cases[0].messages) == 1
+    assert text.startswith("You answer customer questions for Larkspur Outdoor Supply's returns desk.")
+    assert "- Used tents and stoves: returnable within 30 days" in text  # file:// var loaded from policies/
+    assert text.endswith("Customer: How long do I have to return unworn boots?\nAgent:")
+    assert suite.cases[0].vars["store"] == "Larkspur Outdoor Supply"
+
+
+def test_default_test_assertions_are_appended_to_every_case(imported):
+    suite, _ = imported
+    for case in suite.cases:
+        assert [a.label for a in case.asserts][-2:] == ["not-icontains", "latency"]
+        assert case.asserts[-1].threshold == 4000
+
+
+def test_inline_assertions_map_one_to_one(imported):
+    suite, _ = imported
+    rubric = suite.cases[0].asserts[1]
+    assert (rubric.type, rubric.threshold) == ("llm-rubric", 0.7) and rubric.value.startswith("States the 30-day")
+    is_json, contains = suite.cases[1].asserts[:2]
+    assert is_json.type == "is-json" and is_json.value["required"] == ["order_id", "status"]  # schema file loaded
+    assert (contains.value, contains.weight) == ("A-1042", 2.0)  # {{ order }} filled from the test's vars
+    assert suite.cases[1].metadata == {"owner": "api-team"}
+    any_of, no_swearing = suite.cases[2].asserts[:2]
+    assert any_of.value == ["supervisor", "manager", "escalate"]
+    assert no_swearing.label == "not-regex" and no_swearing.value.startswith("(?P<swear>")  # JS named group
+
+
+def test_list_vars_expand_into_one_case_each(imported):
+    suite, _ = imported
+    spanish, french = suite.cases[3], suite.cases[4]
+    assert spanish.messages[0]["content"].endswith("¿Puedo devolver una tienda de campaña usada?\nAgent:")
+    assert french.messages[0]["content"].endswith("Puis-je retourner une tente utilisée ?\nAgent:")
+    assert [a.label for a in spanish.asserts] == ["similar", "not-icontains", "latency"]
+
+
+def test_yaml_and_csv_test_files(imported):
+    suite, _ = imported
+    empty, phone = suite.cases[5], suite.cases[6]
+    assert empty.description == "empty question" and empty.asserts[0].value == ["help", "assist"]
+    assert phone.asserts[0].type == "regex"
+    canada, stove, hours, clearance = suite.cases[7:]
+    assert canada.description == "return labels for Canada"
+    assert [(a.label, a.value) for a in canada.asserts[:2]] == [("icontains", "canada"), ("not-icontains", "sorry")]
+    assert (stove.asserts[0].type, stove.asserts[0].value) == (
+        "llm-rubric", "Says used stoves need to be clean and undamaged and that the refund is store credit")
+    assert (hours.asserts[0].type, hours.asserts[0].threshold) == ("similar", 0.6)
+    assert (clearance.asserts[0].type, clearance.asserts[0].value) == ("equals", "yes")
+    assert canada.line == 2 and clearance.line == 5
+
+
+def test_imported_cases_grade(imported):
+    suite, _ = imported
+    order = suite.cases[1]
+    good = grade(order, '{"order_id": "A-1042", "status": "shipped"}', latency_s=0.5, cost=None)
+    assert good.passed and good.score == 1.0
+    fenced = grade(order, '```json\n{"order_id": "A-1042", "status": "shipped"}\n```', latency_s=0.5, cost=None)
+    assert not fenced.passed and fenced.failures[0].type == "is-json"
+    judge_calls: list[str] = []
+
+    def judge(prompt: str) -> str:
+        judge_calls.append(prompt)
+        return '{"pass": true, "score": 0.8, "reason": "Quotes 30 days."}'
+
+    window = grade(suite.cases[0], "You have 30 days for unworn items.", latency_s=1.0, cost=None, judge=judge)
+    assert window.passed and "How long do I have to return unworn boots?" in judge_calls[0]
+    escalation = suite.cases[2]
+    assert not evaluate(escalation.asserts[1], "What the hell is this").passed
+    assert grade(escalation, "I will ask a manager to call you.", latency_s=1.0, cost=None).passed
+
+
+# -- detection by load_suite ---------------------------------------------------------------------------------------
+
+
+def test_load_suite_detects_promptfoo_by_name_by_folder_and_by_keys(tmp_path, imported):
+    suite, notes = imported
+    for target in (CONFIG, CONFIG_DIR):
+        detected = load_suite(target)
+        assert [c.id for c in detected.cases] == [c.id for c in suite.cases] and detected.notes == notes
+    renamed = tmp_path / "cfg"
+    shutil.copytree(CONFIG_DIR, renamed)
+    (renamed / "promptfooconfig.yaml").rename(renamed / "returns-evals.yaml")
+    assert load_suite(renamed / "returns-evals.yaml").name == "Returns desk answers"
+
+
+# -- smaller configs -----------------------------------------------------------------------------------------------
+
+
+def test_inline_prompt_chat_json_and_tests_without_assertions(tmp_path):
+    path = _write(tmp_path, """
+        prompts:
+          - '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "{{question}}"}]'
+        tests:
+          - vars: {question: Hi}
+          - vars: {question: Ho}
+            assert: [{type: javascript, value: "output.length > 2"}]
+    """)
+    suite, notes = load_promptfoo(path)
+    assert suite.cases[0].messages == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    assert [c.asserts for c in suite.cases] == [[], []]
+    assert notes == [
+        "tests[0]: no assertions; the case is kept and counts for latency and errors only",
+        "tests[1].assert[0]: javascript not mapped (runs code; rewrite it as regex, json-path, numeric or llm-rubric)",
+        "tests[1]: no assertion left after mapping; the case is kept and counts for latency and errors only",
+    ]
+    assert suite.name == tmp_path.name
+
+
+def test_prompt_files_json_chat_and_dashes(tmp_path):
+    _write(tmp_path, '[{"role": "system", "content": "You are {{ persona }}."}, {"role": "user", "content": "{{ q }}"}]',
+           "prompts/chat.json")
+    _write(tmp_path, "First {{ q }}\n---\nSecond {{ q }}\n", "prompts/many.txt")
+    chat = _write(tmp_path, """
+        description: chat
+        prompts: file://prompts/chat.json
+        tests: [{vars: {persona: a pirate, q: Hi}, assert: [{type: icontains, value: arr}]}]
+    """)
+    suite, notes = load_promptfoo(chat)
+    assert suite.cases[0].messages == [{"role": "system", "content": "You are a pirate."}, {"role": "user", "content": "Hi"}]
+    assert notes == []
+    many = _write(tmp_path, """
+        prompts: [file://prompts/many.txt]
+        tests: [{vars: {q: Hi}, assert: [{type: icontains, value: x}]}]
+    """, "many.yaml")
+    suite, notes = load_promptfoo(many)
+    assert suite.cases[0].messages[0]["content"] == "First Hi" and notes[0].startswith("prompts: 2 prompts found")
+
+
+def test_default_test_threshold_and_other_keys(tmp_path):
+    path = _write(tmp_path, """
+        prompts: ["{{q}}"]
+        defaultTest:
+          threshold: 0.5
+          options: {provider: openai:gpt-4o}
+        scenarios: []
+        evaluateOptions: {maxConcurrency: 2}
+        nunjucksFilters: {shout: filters/shout.js}
+        tests:
+          - vars: {q: a}
+            assert:
+              - {type: contains, value: a, metric: accuracy}
+              - {type: contains, value: b}
+            providerOutput: canned
+    """)
+    suite, notes = load_promptfoo(path)
+    case = suite.cases[0]
+    assert case.threshold == 0.5 and grade(case, "a", latency_s=0.1, cost=None).passed
+    assert notes == [
+        "scenarios: not imported; move their tests under `tests`",
+        "nunjucksFilters: ignored (no modelswap equivalent)",
+        "defaultTest: options.provider ignored; set the judge with `judge:` or --judge",
+        "tests[0]: providerOutput ignored; modelswap grades live model answers",
+    ]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("contains: Paris", {"type": "contains", "value": "Paris"}),
+    ("not-icontains:sorry", {"type": "not-icontains", "value": "sorry"}),
+    ("similar(0.7): The store opens at 9", {"type": "similar", "value": "The store opens at 9", "threshold": 0.7}),
+    ('icontains-any: refund, "store credit, maybe", exchange',
+     {"type": "icontains-any", "value": ["refund", "store credit, maybe", "exchange"]}),
+    ("is-json", {"type": "is-json"}),
+    ("grade: Is polite", {"type": "llm-rubric", "value": "Is polite"}),
+    ("llm-rubric: Is polite", {"type": "llm-rubric", "value": "Is polite"}),
+    ("fn: output.length < 10", {"type": "javascript", "value": "output.length < 10"}),
+    ("python: len(output) < 10", {"type": "python", "value": "len(output) < 10"}),
+    ("rouge-n(0.6): text", {"type": "rouge-n", "value": "text", "threshold": 0.6}),
+    ("Paris", {"type": "equals", "value": "Paris"}),
+    ("containsParis", {"type": "equals", "value": "containsParis"}),
+    ("Yes: it is", {"type": "equals", "value": "Yes: it is"}),
+])
+def test_csv_expected_shorthand(text, expected):
+    assert assertion_from_string(text) == expected
+
+
+# -- errors --------------------------------------------------------------------------------------------------------
+
+ERRORS = [
+    ("prompt-function", """
+        prompts:
+          - file://prompts.py:build
+        tests: [{vars: {q: a}}]
+     """, {}, 2, "prompts[0]", ["prompt function", "Export the prompt"]),
+    ("missing-prompt-file", """
+        prompts: [file://nowhere.txt]
+        tests: [{vars: {q: a}}]
+     """, {}, 1, "prompts[0]", ["file://nowhere.txt not found", "relative to the config file"]),
+    ("no-prompts", """
+        tests: [{vars: {q: a}}]
+     """, {}, 1, None, ["no `prompts`"]),
+    ("no-tests", """
+        prompts: ["{{q}}"]
+        tests: []
+     """, {}, 2, "tests", ["no tests"]),
+    ("prompt-filter", """
+        prompts: ["{{ q | upper }}"]
+        tests: [{vars: {q: a}}]
+     """, {}, 1, "prompts", ["no filters"]),
+    ("bad-regex", """
+        prompts: ["{{q}}"]
+        tests:
+          - vars: {q: a}
+            assert:
+              - type: contains
+                value: a
+              - type: regex
+                value: "[a-"
+     """, {}, 8, "tests[0].assert[1].value", ["bad regular expression"]),
+    ("missing-var", """
+        prompts: ["{{q}} {{ lang }}"]
+        tests:
+          - vars: {q: a}
+     """, {}, 3, "tests[0].vars", ["uses {{ lang }}", "Add `lang`"]),
+    ("missing-tests-file", """
+        prompts: ["{{q}}"]
+        tests: file://tests/missing.csv
+     """, {}, 2, "tests", ["file://tests/missing.csv not found"]),
+    ("csv-single-underscore", """
+        prompts: ["{{q}}"]
+        tests: file://t.csv
+     """, {"t.csv": "q,_expected\nHi,hello\n"}, 2, "_expected", ["one underscore", "'__expected'"]),
+    ("csv-bad-threshold", """
+        prompts: ["{{q}}"]
+        tests: file://t.csv
+     """, {"t.csv": "q,__expected,__threshold\nHi,hello,high\n"}, 2, "__threshold", ["must be a number"]),
+]
+
+
+@pytest.mark.parametrize(("text", "files", "line", "field", "parts"), [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
+def test_errors_name_file_line_and_field(tmp_path, text, files, line, field, parts):
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    path = _write(tmp_path, text)
+    error = _error(path)
+    assert (error.line, error.field) == (line, field), str(error)
+    for part in parts:
+        assert part in str(error), str(error)
+    if error.file == str(path):
+        assert str(error).startswith(f"{path}:{line}: ")
+
+
+def test_missing_config():
+    with pytest.raises(ConfigError, match="promptfoo config not found"):
+        load_promptfoo(CONFIG_DIR / "nope.yaml")
