@@ -6,7 +6,7 @@ import time
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence
 
 from ._config import Config, ModelSpec, ProviderSpec, load_config
-from ._errors import BadResponseError, ConfigError, StructuredOutputError
+from ._errors import BadResponseError, ConfigError, ModelSwapError, StructuredOutputError
 from ._structured import check, instruction, repair_turns
 from ._types import Completion
 from .hookspecs import InBandError, Message, Parsed
@@ -24,6 +24,8 @@ class Client:
         config: a :class:`Config`, a path to a YAML file, or None to find one (``$MODELSWAP_CONFIG``,
             ``./modelswap.yaml``, then the built-in default).
         transport: an ``httpx`` transport used for every provider; the test seam (``httpx.MockTransport``).
+        recorder: a :class:`modelswap.shadow.TrafficRecorder` that samples calls for shadow replay (default: one
+            from ``$MODELSWAP_RECORD``, else none).
 
     Example:
         >>> import modelswap
@@ -31,10 +33,17 @@ class Client:
         ...     print(client.complete("Say hi", model="gemma-chat").text)
     """
 
-    def __init__(self, config: Config | str | os.PathLike[str] | None = None, *, transport: Any = None) -> None:
+    def __init__(
+        self, config: Config | str | os.PathLike[str] | None = None, *, transport: Any = None, recorder: Any = None
+    ) -> None:
         self._config = config if isinstance(config, Config) else None
         self._config_path = None if isinstance(config, Config) else config
         self._transport = transport
+        if recorder is None and os.environ.get("MODELSWAP_RECORD"):
+            from .shadow import recorder_from_env
+
+            recorder = recorder_from_env()
+        self._recorder = recorder
         self._providers: dict[ProviderSpec, Any] = {}
         self._lock = threading.Lock()
 
@@ -156,14 +165,21 @@ class Client:
         params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop, "seed": seed, **extra}
         messages = _messages(prompt, system)
         spec, provider, path, body = self._prepare(messages, model, params, schema=schema)
-        response, attempts = provider.send(path, body)
-        completion = self._finish(spec, provider, response, attempts, started)
-        repair = _needs_repair(completion, messages, schema)
-        if repair is not None:
-            spec, provider, path, body = self._prepare(repair, model, params, schema=schema)
-            response, more = provider.send(path, body)
-            completion = self._finish(spec, provider, response, attempts + more, started)
-            completion.data = _checked(spec, completion.text, schema)
+        try:
+            response, attempts = provider.send(path, body)
+            completion = self._finish(spec, provider, response, attempts, started)
+            repair = _needs_repair(completion, messages, schema)
+            if repair is not None:
+                spec, provider, path, body = self._prepare(repair, model, params, schema=schema)
+                response, more = provider.send(path, body)
+                completion = self._finish(spec, provider, response, attempts + more, started)
+                completion.data = _checked(spec, completion.text, schema)
+        except ModelSwapError as exc:
+            if self._recorder is not None:
+                self._recorder.record(spec, messages, params, error=exc, latency_s=time.perf_counter() - started)
+            raise
+        if self._recorder is not None:
+            self._recorder.record(spec, messages, params, completion)
         return completion
 
     async def acomplete(
@@ -185,14 +201,21 @@ class Client:
         params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop, "seed": seed, **extra}
         messages = _messages(prompt, system)
         spec, provider, path, body = self._prepare(messages, model, params, schema=schema)
-        response, attempts = await provider.asend(path, body)
-        completion = self._finish(spec, provider, response, attempts, started)
-        repair = _needs_repair(completion, messages, schema)
-        if repair is not None:
-            spec, provider, path, body = self._prepare(repair, model, params, schema=schema)
-            response, more = await provider.asend(path, body)
-            completion = self._finish(spec, provider, response, attempts + more, started)
-            completion.data = _checked(spec, completion.text, schema)
+        try:
+            response, attempts = await provider.asend(path, body)
+            completion = self._finish(spec, provider, response, attempts, started)
+            repair = _needs_repair(completion, messages, schema)
+            if repair is not None:
+                spec, provider, path, body = self._prepare(repair, model, params, schema=schema)
+                response, more = await provider.asend(path, body)
+                completion = self._finish(spec, provider, response, attempts + more, started)
+                completion.data = _checked(spec, completion.text, schema)
+        except ModelSwapError as exc:
+            if self._recorder is not None:
+                self._recorder.record(spec, messages, params, error=exc, latency_s=time.perf_counter() - started)
+            raise
+        if self._recorder is not None:
+            self._recorder.record(spec, messages, params, completion)
         return completion
 
     def stream(

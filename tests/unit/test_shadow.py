@@ -1,0 +1,109 @@
+"""Shadow traffic: sampled, redacted recording; replay to a candidate; `modelswap shadow`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modelswap import Client, ConfigError, cli
+from modelswap._config import loads_config
+from modelswap.shadow import TrafficRecorder, iter_traffic, run_replay
+from modelswap.testing import FaultyServer
+
+KEY = "sk-shadowtest-0123456789abcdefghij"
+
+
+def _config(server: FaultyServer, tmp_path):
+    path = tmp_path / "modelswap.yaml"
+    path.write_text(
+        f"default: live\nproviders:\n  p: {{kind: openai, base_url: '{server.base_url}', api_key_env: SHADOW_KEY}}\n"
+        "models:\n  live: {provider: p, model_id: live-model}\n  cand: {provider: p, model_id: cand-model}\n"
+    )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch):
+    monkeypatch.setenv("SHADOW_KEY", KEY)
+    for var in ("MODELSWAP_CONFIG", "MODELSWAP_MODEL", "MODEL_PROVIDER", "MODEL_ID", "INFERENCE_ENDPOINT", "API_KEY",
+                "MODELSWAP_RECORD", "MODELSWAP_RECORD_SAMPLE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_recording_is_sampled_and_redacted(tmp_path):
+    traffic = tmp_path / "traffic.jsonl"
+    with FaultyServer() as server:
+        recorder = TrafficRecorder(traffic, sample=0.5, redact_patterns=["email", r"ACCT-\d+"], seed=4)
+        client = Client(str(_config(server, tmp_path)), recorder=recorder)
+        for i in range(40):
+            client.complete(f"mail bob@example.com about ACCT-{i} with key {KEY}", max_tokens=5)
+    rows = list(iter_traffic(traffic))
+    assert 10 < len(rows) < 30  # about half
+    text = traffic.read_text()
+    assert KEY not in text and "bob@example.com" not in text and "ACCT-1" not in text
+    row = rows[0]
+    assert row["alias"] == "live" and row["params"] == {"max_tokens": 5} and row["latency_s"] > 0
+    assert "[redacted]" in row["messages"][0]["content"] and row["text"].startswith("echo:")
+
+
+def test_the_environment_turns_recording_on_without_code_changes(tmp_path, monkeypatch):
+    traffic = tmp_path / "t.jsonl"
+    monkeypatch.setenv("MODELSWAP_RECORD", str(traffic))
+    with FaultyServer() as server:
+        Client(str(_config(server, tmp_path))).complete("hello")
+    assert [r["text"] for r in iter_traffic(traffic)] == ["echo:hello"]
+
+
+def test_errors_are_recorded_too(tmp_path):
+    traffic = tmp_path / "t.jsonl"
+    with FaultyServer({"500": 1.0}) as server:
+        config = loads_config(_config(server, tmp_path).read_text().replace("api_key_env: SHADOW_KEY",
+                                                                            "api_key_env: SHADOW_KEY, retry: {max_retries: 0}"))
+        with pytest.raises(Exception):
+            Client(config, recorder=TrafficRecorder(traffic)).complete("x")
+    (row,) = iter_traffic(traffic)
+    assert row["error"].startswith("TransientError") and row["text"] is None
+
+
+def test_replay_compares_the_candidate_with_what_was_recorded(tmp_path):
+    traffic = tmp_path / "t.jsonl"
+    with FaultyServer() as server:
+        config = _config(server, tmp_path)
+        client = Client(str(config), recorder=TrafficRecorder(traffic))
+        for prompt in ("alpha", "beta", "gamma"):
+            client.complete(prompt)
+        # A recorded answer the candidate will not reproduce: one disagreement.
+        rows = [json.loads(line) for line in traffic.read_text().splitlines()]
+        rows[1]["text"] = "something else entirely"
+        report = run_replay(rows, "cand", config=str(config), assertion="equals")
+        assert server.models["cand-model"] == 3
+    assert report["requests"] == 3 and report["agreement"] == pytest.approx(2 / 3)
+    assert report["shadow"]["error_rate"] == 0 and report["shadow"]["latency_p95_ms"] > 0
+    assert [d["prompt"] for d in report["disagreements"]] == ["beta"]
+
+
+def test_cli_shadow_exit_code_follows_the_agreement(tmp_path, capsys):
+    traffic = tmp_path / "t.jsonl"
+    with FaultyServer() as server:
+        config = _config(server, tmp_path)
+        Client(str(config), recorder=TrafficRecorder(traffic)).complete("same answer")
+        assert cli.main(["--config", str(config), "shadow", str(traffic), "--candidate", "cand", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["agreement"] == 1.0 and report["passed"] is True
+        rows = traffic.read_text().replace("echo:same answer", "nope")
+        traffic.write_text(rows)
+        assert cli.main(["--config", str(config), "shadow", str(traffic), "--candidate", "cand"]) == 1
+        assert "FAIL" in capsys.readouterr().out
+
+
+def test_a_missing_or_broken_traffic_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such traffic file"):
+        list(iter_traffic(tmp_path / "nope.jsonl"))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\nnot json\n')
+    with pytest.raises(ConfigError, match="bad.jsonl:2"):
+        list(iter_traffic(bad))
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text('{"messages": [], "ts": 1}\n{"messa')
+    assert len(list(iter_traffic(torn))) == 1
