@@ -10,7 +10,7 @@ export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_
   -DGGML_FMA=ON -DGGML_F16C=ON
 export LLAMA_CPP_BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test setup clean
+.PHONY: run test setup clean mage-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ setup: $(VENV)/.installed
 run: setup
 	$(BIN)/python examples/quickstart.py
 
-test: setup
-	MODELSWAP_REQUIRE_LOCAL=$${MODELSWAP_REQUIRE_LOCAL:-1} $(BIN)/python -m pytest $(PYTEST_ARGS)
+# mage-ai 0.9.80 can't share .venv with Prefect 3: its own venv, outside the repo ($MODELSWAP_MAGE_VENV or
+# $${XDG_CACHE_HOME:-~/.cache}/modelswap-mage/venv), idempotent, reused across checkouts and CI runs.
+mage-venv:
+	bash tests/mage/setup_mage_venv.sh
+
+test: setup mage-venv
+	MODELSWAP_REQUIRE_LOCAL=$${MODELSWAP_REQUIRE_LOCAL:-1} MODELSWAP_REQUIRE_MAGE=$${MODELSWAP_REQUIRE_MAGE:-1} \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -59,6 +59,71 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--json", action="store_true", help="print the summary as JSON")
     batch.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
+    regress = commands.add_parser("regress", help="compare a candidate model with the baseline on an eval suite; verdict")
+    regress.add_argument("suite", help="eval suite: YAML, JSONL, or a promptfooconfig.yaml")
+    regress.add_argument("--baseline", required=True, metavar="MODEL", help="the model in production")
+    regress.add_argument("--candidate", required=True, metavar="MODEL", help="the model to swap in")
+    regress.add_argument("--repeat", type=int, default=1, metavar="N", help="runs per case and model (default 1)")
+    regress.add_argument("--out", metavar="DIR", help="report.json, report.md, report.html and resumable results here")
+    regress.add_argument("--json", action="store_true", help="print the report as JSON (top-level `verdict`)")
+    regress.add_argument("--concurrency", type=int, default=8, metavar="N", help="calls in flight (default 8)")
+    regress.add_argument("--max-accuracy-drop", type=float, metavar="X", help="largest acceptable drop, e.g. 0.02")
+    regress.add_argument("--latency-sla-ms", type=float, metavar="MS", help="the candidate's p95 must stay under it")
+    regress.add_argument("--max-error-rate", type=float, metavar="X", help="largest acceptable error rate, e.g. 0.01")
+    regress.add_argument("--max-cost-increase", type=float, metavar="X", help="largest cost increase, e.g. 0.10 = +10%%")
+    regress.add_argument("--alpha", type=float, metavar="A", help="significance level (default 0.05)")
+    regress.add_argument("--judge", metavar="MODEL", help="the model that grades llm-rubric assertions")
+    regress.add_argument("--license-allow", metavar="LIST", help="comma-separated licenses the candidate may have")
+    regress.add_argument("--license-deny", metavar="LIST", help="comma-separated licenses it may not have")
+    regress.add_argument("--skip-preflight", action="store_true", help="run even when the pre-flight check fails")
+    regress.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+
+    shadow = commands.add_parser("shadow", help="replay recorded traffic to a candidate and compare the answers")
+    shadow.add_argument("traffic", help="JSONL recorded with MODELSWAP_RECORD (or TrafficRecorder)")
+    shadow.add_argument("--candidate", required=True, metavar="MODEL", help="the model to shadow")
+    shadow.add_argument("--assert", dest="assertion", default="similar", metavar="TYPE",
+                        help="how answers are compared: similar (default), equals, icontains, choice, ...")
+    shadow.add_argument("--threshold", type=float, default=0.8, help="for similar: the similarity needed (default 0.8)")
+    shadow.add_argument("--min-agreement", type=float, default=0.9, metavar="X", help="exit 1 below it (default 0.9)")
+    shadow.add_argument("--limit", type=int, metavar="N", help="replay at most N requests")
+    shadow.add_argument("--concurrency", type=int, default=8, metavar="N")
+    shadow.add_argument("--out", metavar="FILE", help="write the shadow report as JSON here")
+    shadow.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    watch = commands.add_parser("watch", help="evaluate the rollback triggers for the live model; roll back if one trips")
+    watch.add_argument("--target", required=True, metavar="T", help="prefect-variable[:NAME], config:PATH or configmap:PATH")
+    watch.add_argument("--fallback", required=True, metavar="MODEL", help="the model to roll back to")
+    watch.add_argument("--live", metavar="MODEL", help="the live model (default: what the target points at)")
+    watch.add_argument("--traffic", metavar="FILE", help="recorded traffic of the live model (latency, errors)")
+    watch.add_argument("--window-min", type=float, default=60, metavar="MIN", help="traffic window (default 60 min)")
+    watch.add_argument("--suite", metavar="SUITE", help="a rolling eval suite to run on the live model")
+    watch.add_argument("--reference-accuracy", type=float, metavar="X",
+                       help="the suite's accuracy at promotion (or give --reference-report)")
+    watch.add_argument("--reference-report", metavar="JSON", help="report.json of the regression that promoted it")
+    watch.add_argument("--max-accuracy-drop", type=float, default=0.05, metavar="X")
+    watch.add_argument("--latency-sla-ms", type=float, metavar="MS")
+    watch.add_argument("--max-error-rate", type=float, metavar="X")
+    watch.add_argument("--min-requests", type=int, default=20, metavar="N", help="calls needed before acting (default 20)")
+    watch.add_argument("--audit", default="modelswap-audit.jsonl", metavar="FILE", help="audit log (appended)")
+    watch.add_argument("--dry-run", action="store_true", help="report what would happen; change nothing")
+    watch.add_argument("--json", action="store_true")
+
+    promote = commands.add_parser("promote", help="point the one parameter at a model, with an audit record")
+    promote.add_argument("model", help="the model to point at")
+    promote.add_argument("--target", required=True, metavar="T", help="prefect-variable[:NAME], config:PATH or configmap:PATH")
+    promote.add_argument("--evidence", metavar="PATH|URL", help="the regression report that justifies it")
+    promote.add_argument("--audit", default="modelswap-audit.jsonl", metavar="FILE")
+    promote.add_argument("--dry-run", action="store_true")
+    promote.add_argument("--json", action="store_true")
+
+    mage = commands.add_parser("mage", help="Mage blocks, block templates and an example pipeline")
+    mage_commands = mage.add_subparsers(dest="mage_command", metavar="COMMAND", parser_class=_Parser)
+    mage_commands.required = True
+    mage_render = mage_commands.add_parser(
+        "render", help="write the Mage blocks, custom templates and example pipeline into a Mage project"
+    )
+    mage_render.add_argument("--out", default=".", metavar="DIR", help="the Mage project root (default: .)")
+
     serve = commands.add_parser("serve-local", help="serve the local Gemma model with llama.cpp on 127.0.0.1")
     from ._presets import LOCAL_PORT
 
@@ -268,6 +333,196 @@ def _batch(args: argparse.Namespace) -> int:
     return EXIT_PROVIDER if summary.failed else EXIT_OK
 
 
+_THRESHOLDS = ("max_accuracy_drop", "latency_sla_ms", "max_error_rate", "max_cost_increase", "alpha")
+
+
+def _regress(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ._client import Client
+    from .evals import load_suite
+    from .regress import build_report, preflight, run_regression, write_reports
+
+    suite = load_suite(args.suite)
+    # Flags win over the suite's own thresholds.
+    thresholds = {**(getattr(suite, "thresholds", None) or {})}
+    for name in _THRESHOLDS:
+        value = getattr(args, name)
+        if value is not None:
+            thresholds[name] = value
+    policy = dict(getattr(suite, "license_policy", None) or {})
+    if args.license_allow:
+        policy["allow"] = [x.strip() for x in args.license_allow.split(",") if x.strip()]
+    if args.license_deny:
+        policy["deny"] = [x.strip() for x in args.license_deny.split(",") if x.strip()]
+    out = Path(args.out) if args.out else None
+    client = Client(args.config)
+    client.resolve(args.baseline)
+    checks = preflight(client, args.candidate, suite, license_policy=policy or None)
+    failed = [c for c in checks if not c["passed"]]
+    if failed and not args.skip_preflight:
+        report = {
+            "verdict": "hold",
+            "reasons": [f"pre-flight {c['name']}: {c['detail']}" for c in failed],
+            "preflight": checks,
+            "baseline": args.baseline,
+            "candidate": args.candidate,
+        }
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "report.json").write_text(json.dumps(report, indent=2))
+        _print_verdict(report, args.json)
+        return EXIT_PROVIDER
+    show = not args.json and sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show:
+            sys.stderr.write(f"\r{done:,}/{total:,} runs")
+            sys.stderr.flush()
+
+    results = run_regression(
+        suite, args.baseline, args.candidate, repeat=args.repeat, concurrency=args.concurrency, client=client,
+        out_dir=out, judge=args.judge, progress=progress,
+    )
+    if show:
+        sys.stderr.write("\n")
+    report = build_report(
+        results,
+        suite={"name": suite.name, "source": str(suite.source), "n_cases": len(suite.cases)},
+        baseline=args.baseline, candidate=args.candidate, thresholds=thresholds, repeat=args.repeat, seed=args.seed,
+    )
+    report["preflight"] = checks
+    if out is not None:
+        paths = write_reports(report, out)
+        report["files"] = {name: str(path) for name, path in paths.items()}
+    _print_verdict(report, args.json)
+    return EXIT_OK if report["verdict"] == "promote" else EXIT_PROVIDER
+
+
+def _print_verdict(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    print(f"verdict: {report['verdict'].upper()}  ({report.get('baseline', '')} -> {report.get('candidate', '')})")
+    for reason in report.get("reasons") or []:
+        print(f"  - {reason}")
+    models = report.get("models") or {}
+    for role in ("baseline", "candidate"):
+        m = models.get(role)
+        if m:
+            print(
+                f"  {role:<9} {m.get('alias', ''):<20} accuracy {m.get('accuracy', 0):.1%}  p95 "
+                f"{m.get('latency_p95_ms') or 0:,.0f} ms  errors {m.get('error_rate', 0):.1%}  cost {m.get('cost') or 0:.4f}"
+            )
+    for name, path in (report.get("files") or {}).items():
+        print(f"  {name}: {path}")
+
+
+def _shadow(args: argparse.Namespace) -> int:
+    from .shadow import iter_traffic, run_replay
+
+    report = run_replay(
+        iter_traffic(args.traffic), args.candidate, config=args.config, concurrency=args.concurrency,
+        assertion=args.assertion, threshold=args.threshold, limit=args.limit,
+    )
+    agreement = report["agreement"]
+    report["min_agreement"] = args.min_agreement
+    report["passed"] = agreement is not None and agreement >= args.min_agreement
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2, default=str))
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        shown = f"{agreement:.1%}" if agreement is not None else "n/a"
+        print(f"shadow {args.candidate}: {report['requests']} requests, agreement {shown} "
+              f"({args.assertion}, need {args.min_agreement:.0%}): {'PASS' if report['passed'] else 'FAIL'}")
+        for side in ("recorded", "shadow"):
+            m = report[side]
+            p95 = f"{m['latency_p95_ms']:,.0f} ms" if m["latency_p95_ms"] is not None else "-"
+            print(f"  {side:<9} p95 {p95}  errors {m['error_rate']:.1%}  cost {m['cost'] if m['cost'] is not None else '-'}")
+    return EXIT_OK if report["passed"] else EXIT_PROVIDER
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from .rollout import evaluate_triggers, parse_target, switch
+
+    target = parse_target(args.target)
+    live = args.live or target.current()
+    if not live:
+        raise ConfigError(f"{target.describe()} points at no model yet; give --live MODEL.", field="--live")
+    traffic: list[dict[str, Any]] = []
+    if args.traffic:
+        from .shadow import iter_traffic
+
+        traffic = list(iter_traffic(args.traffic))
+    eval_accuracy = reference = None
+    if args.suite:
+        reference = args.reference_accuracy
+        if reference is None and args.reference_report:
+            report = json.loads(open(args.reference_report, encoding="utf-8").read())
+            reference = (report.get("models") or {}).get("candidate", {}).get("accuracy")
+        if reference is None:
+            raise ConfigError("--suite needs --reference-accuracy or --reference-report to compare with.", field="--suite")
+        from .evals import load_suite
+        from .regress import run_regression
+
+        suite = load_suite(args.suite)
+        # The live model answers the rolling eval; it is its own baseline here, so each case runs once.
+        results = [r for r in run_regression(suite, live, live, config=args.config) if r["role"] == "candidate"]
+        eval_accuracy = sum(r["passed"] for r in results) / len(results) if results else None
+    triggers = evaluate_triggers(
+        live=live, traffic=traffic, window_s=args.window_min * 60, latency_sla_ms=args.latency_sla_ms,
+        max_error_rate=args.max_error_rate, eval_accuracy=eval_accuracy, reference_accuracy=reference,
+        max_accuracy_drop=args.max_accuracy_drop if args.suite else None, min_requests=args.min_requests,
+    )
+    tripped = [t for t in triggers if t["tripped"]]
+    record = None
+    if tripped:
+        record = switch(
+            target, args.fallback, action="rollback", trigger=", ".join(t["name"] for t in tripped),
+            evidence=args.traffic or args.suite, audit=args.audit, dry_run=args.dry_run, previous=live,
+        )
+    result = {"live": live, "fallback": args.fallback, "triggers": triggers, "rolled_back": bool(tripped), "audit": record}
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        for t in triggers:
+            print(f"{'TRIPPED' if t['tripped'] else 'ok':<8} {t['name']:<14} {t['detail']}")
+        if not triggers:
+            print("no triggers configured: give --traffic with --latency-sla-ms/--max-error-rate, or --suite")
+        if record:
+            verb = "would roll back" if args.dry_run else "rolled back"
+            print(f"{verb} {live} -> {args.fallback} on {target.describe()} (audit: {args.audit})")
+    return EXIT_PROVIDER if tripped else EXIT_OK
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from ._client import Client
+    from .rollout import parse_target, switch
+
+    Client(args.config).resolve(args.model)  # promote only what the config can call
+    target = parse_target(args.target)
+    record = switch(target, args.model, action="promote", trigger="manual", evidence=args.evidence,
+                    audit=args.audit, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        verb = "would point" if args.dry_run else "pointed"
+        print(f"{verb} {target.describe()} from {record['from']} to {record['to']} (audit: {args.audit})")
+    return EXIT_OK
+
+
+def _mage(args: argparse.Namespace) -> int:
+    from .mage import write_blocks
+
+    for path in write_blocks(args.out):
+        print(path)
+    return EXIT_OK
+
+
 def _serve_local(args: argparse.Namespace) -> int:
     from .local import serve_local
 
@@ -280,6 +535,11 @@ _COMMANDS = {
     "models": _models,
     "call": _call,
     "batch": _batch,
+    "regress": _regress,
+    "shadow": _shadow,
+    "watch": _watch,
+    "promote": _promote,
+    "mage": _mage,
     "serve-local": _serve_local,
 }
 

@@ -65,3 +65,10 @@ def test_core_installs_beside_mage_pins(tmp_path):
 
     names = {item["metadata"]["name"].lower() for item in json.loads((tmp_path / "r.json").read_text())["install"]}
     assert "prefect" not in names and {"httpx", "pyyaml", "jsonschema"} <= names
+
+
+def test_mage_blocks_ship(wheel):
+    from modelswap.mage import render_blocks
+
+    names = set(wheel.namelist())
+    assert not [p for p in render_blocks() if f"modelswap/mage_blocks/{p}" not in names]
