@@ -116,6 +116,20 @@ def _parser() -> argparse.ArgumentParser:
     promote.add_argument("--dry-run", action="store_true")
     promote.add_argument("--json", action="store_true")
 
+    kestra = commands.add_parser("kestra", help="Kestra flows whose model is one input")
+    kestra_commands = kestra.add_subparsers(dest="kestra_command", metavar="ACTION", parser_class=_Parser)
+    kestra_commands.required = True
+    render = kestra_commands.add_parser("render", help="write the five Kestra flows (YAML) rendered from a config")
+    render.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",  # SUPPRESS: keeps a global --config
+                        help="the modelswap config to render from (default: the built-in one, as shipped in "
+                             "modelswap.kestra_templates; ./modelswap.yaml is not read)")
+    render.add_argument("--out", default="kestra_flows", metavar="DIR", help="folder to write (default kestra_flows)")
+    render.add_argument("--namespace", default="company.ai", metavar="NS", help="Kestra namespace (default company.ai)")
+    render.add_argument("--modelswap-spec", metavar="SPEC",
+                        help="what the Python tasks pip-install (default modelswap==<this version>)")
+    render.add_argument("--check", action="store_true",
+                        help="write nothing; list the differences and exit 1 when DIR is not up to date")
+
     mage = commands.add_parser("mage", help="Mage blocks, block templates and an example pipeline")
     mage_commands = mage.add_subparsers(dest="mage_command", metavar="COMMAND", parser_class=_Parser)
     mage_commands.required = True
@@ -515,6 +529,24 @@ def _promote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _kestra(args: argparse.Namespace) -> int:
+    from .kestra import check_drift, write_flows
+
+    options = {"config": args.config, "namespace": args.namespace, "modelswap_spec": args.modelswap_spec}
+    try:
+        if args.check:
+            problems = check_drift(args.out, **options)
+            for problem in problems:
+                print(problem)
+            return EXIT_PROVIDER if problems else EXIT_OK
+        paths = write_flows(args.out, **options)
+    except ValueError as exc:
+        raise ConfigError(str(exc), field="--namespace" if "namespace" in str(exc) else "--modelswap-spec") from None
+    for path in paths:
+        print(path)
+    return EXIT_OK
+
+
 def _mage(args: argparse.Namespace) -> int:
     from .mage import write_blocks
 
@@ -539,6 +571,7 @@ _COMMANDS = {
     "shadow": _shadow,
     "watch": _watch,
     "promote": _promote,
+    "kestra": _kestra,
     "mage": _mage,
     "serve-local": _serve_local,
 }
