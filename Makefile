@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 run: setup
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/python examples/demo_regression.py
 
 # mage-ai 0.9.80 can't share .venv with Prefect 3: its own venv, outside the repo ($MODELSWAP_MAGE_VENV or
 # $${XDG_CACHE_HOME:-~/.cache}/modelswap-mage/venv), idempotent, reused across checkouts and CI runs.

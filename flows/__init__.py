@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["batch_inference"]
+__all__ = ["batch_inference", "regression", "rollback_watch", "shadow"]
+
+_WHERE = {"batch_inference": "batch", "regression": "safety", "rollback_watch": "safety", "shadow": "safety"}
 
 if TYPE_CHECKING:
     from modelswap.flows.batch import batch_inference
+    from modelswap.flows.safety import regression, rollback_watch, shadow
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so that `import modelswap.flows.batch` in a deployment loads only what that flow needs.
-    if name == "batch_inference":
-        from modelswap.flows.batch import batch_inference
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelswap.flows' has no attribute {name!r}")
+    from importlib import import_module
 
-        return batch_inference
-    raise AttributeError(f"module 'modelswap.flows' has no attribute {name!r}")
+    return getattr(import_module(f"modelswap.flows.{module}"), name)

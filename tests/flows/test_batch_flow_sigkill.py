@@ -20,7 +20,7 @@ pytest.importorskip("prefect", reason="the prefect extra is not installed (pip i
 
 from modelswap.testing import FaultyServer  # noqa: E402
 
-RECORDS = 400
+RECORDS = 1500
 SCRIPT = """
 import sys
 from modelswap.flows import batch_inference
@@ -35,7 +35,7 @@ def test_flow_run_survives_sigkill_with_exactly_once_output(prefect_harness, tmp
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text("".join(json.dumps({"id": f"id-{i}", "text": f"record {i}"}) + "\n" for i in range(RECORDS)))
     chooser = random.Random(3)
-    with FaultyServer({"429": 0.05, "500": 0.05, "drop": 0.02, "truncate": 0.02}, seed=9, delay_s=0.01) as server:
+    with FaultyServer({"429": 0.05, "500": 0.05, "drop": 0.02, "truncate": 0.02}, seed=9, delay_s=0.02) as server:
         config = tmp_path / "modelswap.yaml"
         config.write_text(
             f"default: m\nproviders:\n  p: {{kind: openai, base_url: '{server.base_url}', api_key_required: false,"
@@ -49,7 +49,7 @@ def test_flow_run_survives_sigkill_with_exactly_once_output(prefect_harness, tmp
         for attempt in range(12):
             process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             try:
-                _, err = process.communicate(timeout=chooser.uniform(4.0, 9.0) if kills < 3 else 300)
+                _, err = process.communicate(timeout=chooser.uniform(3.0, 7.0) if kills < 3 else 300)
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
                 process.communicate()

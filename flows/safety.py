@@ -1,0 +1,162 @@
+"""Prefect flows that prove a swap safe: ``regression``, ``shadow`` and ``rollback_watch``.
+
+Each is the command of the same name (``modelswap regress``, ``modelswap shadow``, ``modelswap watch``) as a flow
+with artifacts, so a deployment can run it on a schedule and a reviewer can read the evidence in the Prefect UI.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
+from modelswap.tasks import resolve_model
+
+__all__ = ["regression", "rollback_watch", "shadow"]
+
+
+@task(name="modelswap-run-regression", retries=0)
+def _run_regression(suite_path: str, baseline: str, candidate: str, repeat: int, concurrency: int,
+                    config: str | None, out_dir: str, judge: str | None) -> list[dict[str, Any]]:
+    from modelswap.evals import load_suite
+    from modelswap.regress import run_regression
+
+    suite = load_suite(suite_path)
+    return run_regression(suite, baseline, candidate, repeat=repeat, concurrency=concurrency, config=config,
+                          out_dir=out_dir, judge=judge)
+
+
+@flow(name="regression", log_prints=False)
+def regression(
+    suite: str,
+    candidate: str,
+    baseline: str | None = None,
+    repeat: int = 1,
+    out_dir: str = "regression-report",
+    thresholds: dict[str, float] | None = None,
+    concurrency: int = 8,
+    config: str | None = None,
+    judge: str | None = None,
+) -> dict[str, Any]:
+    """Run ``suite`` on the baseline and the candidate; publish the verdict, a table and the HTML report.
+
+    Args:
+        suite: eval suite (YAML, JSONL or promptfooconfig.yaml).
+        candidate: the model to swap in.
+        baseline: the model in production; None is the one parameter's current value (the Prefect Variable
+            ``modelswap_model``, then the environment, then the config default).
+        repeat: runs per case and model.
+        out_dir: where report.json, report.md and report.html go (results there make a rerun resume).
+        thresholds: ``max_accuracy_drop``, ``latency_sla_ms``, ``max_error_rate``, ``max_cost_increase``,
+            ``alpha``; they override the suite's own.
+
+    Returns:
+        The report; its ``verdict`` is promote, hold or rollback.
+
+    Example:
+        >>> from modelswap.flows import regression
+        >>> regression("examples/sentiment/suite.yaml", candidate="gemma-chat", baseline="gemma-raw")  # doctest: +SKIP
+    """
+    from modelswap import Client
+    from modelswap.evals import load_suite
+    from modelswap.regress import build_report, write_reports
+
+    logger = get_run_logger()
+    base = resolve_model(baseline) or Client(config).resolve(None).alias
+    loaded = load_suite(suite)
+    limits = {**(loaded.thresholds or {}), **(thresholds or {})}
+    results = _run_regression(suite, base, candidate, repeat, concurrency, config, out_dir, judge)
+    report = build_report(
+        results, suite={"name": loaded.name, "source": str(loaded.source), "n_cases": len(loaded.cases)},
+        baseline=base, candidate=candidate, thresholds=limits, repeat=repeat,
+    )
+    paths = write_reports(report, out_dir)
+    models = report["models"]
+    create_table_artifact(
+        key="regression-models",
+        table=[{"role": role, **{k: v for k, v in models[role].items() if not isinstance(v, (list, dict))}}
+               for role in ("baseline", "candidate")],
+        description=f"{base} vs {candidate}: {report['verdict']}",
+    )
+    markdown = Path(paths["md"]).read_text() if "md" in paths else f"# {report['verdict']}"
+    create_markdown_artifact(key="regression-report", markdown=markdown, description=f"verdict {report['verdict']}")
+    if "html" in paths:
+        create_link_artifact(key="regression-html", link=Path(paths["html"]).resolve().as_uri(),
+                             link_text="report.html", description="the self-contained HTML report")
+    logger.info("verdict %s: %s", report["verdict"], "; ".join(report.get("reasons") or []))
+    return report
+
+
+@flow(name="shadow", log_prints=False)
+def shadow(
+    traffic: str,
+    candidate: str,
+    assertion: str = "similar",
+    threshold: float = 0.8,
+    since_hours: float | None = 1.0,
+    concurrency: int = 8,
+    config: str | None = None,
+) -> dict[str, Any]:
+    """Replay the last ``since_hours`` of recorded traffic to ``candidate`` and compare (schedule it hourly).
+
+    Example:
+        >>> from modelswap.flows import shadow
+        >>> shadow("traffic.jsonl", candidate="gemma-chat", since_hours=1)  # doctest: +SKIP
+    """
+    from modelswap.shadow import iter_traffic, run_replay
+
+    since = time.time() - since_hours * 3600 if since_hours else None
+    report = run_replay(iter_traffic(traffic, since=since), candidate, config=config, concurrency=concurrency,
+                        assertion=assertion, threshold=threshold)
+    rows = [{"side": side, **report[side]} for side in ("recorded", "shadow")]
+    create_table_artifact(key="shadow-latency-errors-cost", table=rows,
+                          description=f"shadow {candidate}: agreement {report['agreement']}")
+    worst = report["disagreements"][:10]
+    lines = [f"# Shadow of {candidate}", "", f"{report['requests']} requests; agreement "
+             f"{report['agreement'] if report['agreement'] is not None else 'n/a'} ({assertion})", ""]
+    lines += [f"- `{p['prompt'][:80]}`: recorded `{(p['recorded'] or '')[:60]}`, shadow `{(p['candidate'] or '')[:60]}`"
+              for p in worst]
+    create_markdown_artifact(key="shadow-report", markdown="\n".join(lines))
+    return report
+
+
+@flow(name="rollback-watch", log_prints=False)
+def rollback_watch(
+    target: str,
+    fallback: str,
+    live: str | None = None,
+    traffic: str | None = None,
+    window_min: float = 60,
+    latency_sla_ms: float | None = None,
+    max_error_rate: float | None = None,
+    min_requests: int = 20,
+    audit: str = "modelswap-audit.jsonl",
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Evaluate the rollback triggers for the live model; when one trips, re-point the parameter to ``fallback``.
+
+    Example:
+        >>> from modelswap.flows import rollback_watch
+        >>> rollback_watch("prefect-variable", fallback="gemma-raw", traffic="traffic.jsonl",  # doctest: +SKIP
+        ...                latency_sla_ms=2000, max_error_rate=0.05)
+    """
+    from modelswap.rollout import evaluate_triggers, parse_target, switch
+    from modelswap.shadow import iter_traffic
+
+    where = parse_target(target)
+    current = live or where.current()
+    rows = list(iter_traffic(traffic)) if traffic else []
+    triggers = evaluate_triggers(live=current or "", traffic=rows, window_s=window_min * 60,
+                                 latency_sla_ms=latency_sla_ms, max_error_rate=max_error_rate, min_requests=min_requests)
+    tripped = [t for t in triggers if t["tripped"]]
+    record = None
+    if tripped and current:
+        record = switch(where, fallback, action="rollback", trigger=", ".join(t["name"] for t in tripped),
+                        evidence=traffic, audit=audit, dry_run=dry_run, previous=current)
+    create_table_artifact(key="rollback-triggers", table=[{k: t[k] for k in ("name", "tripped", "value", "threshold", "detail")}
+                                                          for t in triggers],
+                          description=f"live {current}: {'ROLLED BACK' if record else 'ok'}")
+    return {"live": current, "triggers": triggers, "rolled_back": bool(record), "audit": record}

@@ -1,0 +1,117 @@
+"""Number formatting shared by the verdict sentences, report.md and report.html."""
+
+from __future__ import annotations
+
+import math
+
+MINUS = "\u2212"  # typographic minus: "−51.5 points"
+
+
+def signed(x: float, digits: int = 1) -> str:
+    """``+1.5`` / ``−1.5`` / ``0.0`` with a typographic minus."""
+    text = f"{abs(x):,.{digits}f}"
+    if float(text.replace(",", "")) == 0.0:
+        return text
+    return ("+" if x > 0 else MINUS) + text
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    """A rate as a percentage: ``0.925`` -> ``92.5%``; ``n/a`` for None."""
+    return "n/a" if x is None else f"{x * 100:.{digits}f}%"
+
+
+def points(delta: float | None, digits: int = 1) -> str:
+    """A rate difference in percentage points: ``-0.515`` -> ``−51.5 points``."""
+    return "n/a" if delta is None else f"{signed(delta * 100, digits)} points"
+
+
+def ci_points(ci: list[float | None] | tuple[float | None, float | None] | None, digits: int = 1) -> str:
+    """``−63.2 to −40.1`` (percentage points), or ``n/a``."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return "n/a"
+    return f"{signed(ci[0] * 100, digits)} to {signed(ci[1] * 100, digits)}"
+
+
+def p_value(p: float | None) -> str:
+    """``1.2e-09``, ``0.034``, ``0.62``, ``1``."""
+    if p is None:
+        return "n/a"
+    if p == 0.0:
+        return "< 1e-300"
+    if p < 0.001:
+        return f"{p:.1e}"
+    return f"{p:.2g}"
+
+
+def ms(x: float | None) -> str:
+    """Milliseconds for humans: ``1,234 ms``, ``12.3 ms``, ``0.41 ms``."""
+    if x is None:
+        return "n/a"
+    if abs(x) >= 100:
+        return f"{x:,.0f} ms"
+    if abs(x) >= 10:
+        return f"{x:.1f} ms"
+    return f"{x:.2f} ms"
+
+
+def signed_ms(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    digits = 0 if abs(x) >= 100 else 1 if abs(x) >= 10 else 2
+    return f"{signed(x, digits)} ms"
+
+
+def cost(x: float | None) -> str:
+    """A cost in the configured price's currency (USD unless the config says otherwise)."""
+    if x is None:
+        return "n/a"
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:,.2f}"
+    return f"{x:.4g}" if abs(x) < 0.01 else f"{x:.4f}".rstrip("0").rstrip(".")
+
+
+def count(x: int | None) -> str:
+    return "n/a" if x is None else f"{x:,}"
+
+
+def finite(x: float | None) -> float | None:
+    """None for None, NaN and infinities, so reports stay strict JSON."""
+    if x is None or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+def check_value(name: str, value: float | None) -> str:
+    """A check's value in its natural unit."""
+    if value is None:
+        return "n/a"
+    if name == "accuracy":
+        return points(value)
+    if name in ("error_rate", "baseline_health"):
+        return pct(value)
+    if name == "latency_p95":
+        return ms(value)
+    if name == "cost":
+        return f"{signed(value * 100)}%"
+    if name == "sample_size":
+        return f"{int(value):,} cases"
+    return str(value)
+
+
+def check_threshold(name: str, value: float | None) -> str:
+    """A check's threshold in its natural unit (``—`` when none was given)."""
+    if value is None:
+        return "\u2014"
+    if name == "accuracy":
+        return f"\u2265 {points(value)}"
+    if name in ("error_rate", "baseline_health"):
+        return f"\u2264 {pct(value)}"
+    if name == "latency_p95":
+        return f"\u2264 {ms(value)}"
+    if name == "cost":
+        return f"\u2264 {signed(value * 100)}%"
+    if name == "sample_size":
+        return f"\u2265 {int(value):,} cases"
+    return str(value)

@@ -1,0 +1,70 @@
+"""The flows regression, shadow and rollback_watch, run for real on the session's Prefect test server."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("prefect", reason="the prefect extra is not installed (pip install 'modelswap[prefect]')")
+
+from modelswap.testing import FaultyServer  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    for var in ("MODELSWAP_CONFIG", "MODELSWAP_MODEL", "MODEL_PROVIDER", "MODEL_ID", "INFERENCE_ENDPOINT", "API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def _files(tmp_path: Path, base_url: str) -> tuple[Path, Path]:
+    config = tmp_path / "modelswap.yaml"
+    config.write_text(
+        f"default: a\nproviders:\n  p: {{kind: openai, base_url: '{base_url}', api_key_required: false}}\n"
+        "models:\n  a: {provider: p, model_id: a-1}\n  b: {provider: p, model_id: b-1}\n"
+    )
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: s\nprompt: '{w}'\ncases:\n" + "".join(
+        f"  - {{id: c{i}, vars: {{w: w{i}}}, expected: 'echo:w{i}'}}\n" for i in range(20)))
+    return config, suite
+
+
+def test_regression_flow_publishes_the_verdict(prefect_harness, tmp_path):
+    from modelswap.flows import regression
+
+    with FaultyServer() as server:
+        config, suite = _files(tmp_path, server.base_url)
+        report = regression(str(suite), candidate="b", baseline="a", out_dir=str(tmp_path / "out"), config=str(config))
+    assert report["verdict"] == "promote"
+    assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_shadow_flow_replays_recent_traffic(prefect_harness, tmp_path):
+    from modelswap.flows import shadow
+
+    traffic = tmp_path / "traffic.jsonl"
+    now = time.time()
+    rows = [{"ts": now - 10, "alias": "a", "messages": [{"role": "user", "content": "hi"}], "text": "echo:hi"},
+            {"ts": now - 99999, "alias": "a", "messages": [{"role": "user", "content": "old"}], "text": "echo:old"}]
+    traffic.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with FaultyServer() as server:
+        config, _ = _files(tmp_path, server.base_url)
+        report = shadow(str(traffic), candidate="b", since_hours=1, config=str(config))
+    assert report["requests"] == 1 and report["agreement"] == 1.0
+
+
+def test_rollback_watch_flow_re_points_the_config(prefect_harness, tmp_path):
+    from modelswap.flows import rollback_watch
+    from modelswap.rollout import ConfigDefaultTarget
+
+    config, _ = _files(tmp_path, "http://127.0.0.1:9/v1")
+    traffic = tmp_path / "traffic.jsonl"
+    now = time.time()
+    traffic.write_text("".join(json.dumps({"ts": now - i, "alias": "a", "messages": [], "latency_s": 5.0}) + "\n"
+                               for i in range(30)))
+    result = rollback_watch(f"config:{config}", fallback="b", traffic=str(traffic), latency_sla_ms=1000,
+                            audit=str(tmp_path / "audit.jsonl"))
+    assert result["rolled_back"] and ConfigDefaultTarget(config).current() == "b"
+    assert json.loads((tmp_path / "audit.jsonl").read_text())["trigger"] == "latency_p95"

@@ -1,0 +1,90 @@
+"""`modelswap regress`: verdict and exit codes, reports in --out, pre-flight, resumption, thresholds from flags."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modelswap import cli
+from modelswap.testing import FaultyServer
+
+SUITE = """\
+name: echo-suite
+prompt: "{word}"
+params: {max_tokens: 5}
+cases:
+"""
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch, tmp_path):
+    for var in ("MODELSWAP_CONFIG", "MODELSWAP_MODEL", "MODEL_PROVIDER", "MODEL_ID", "INFERENCE_ENDPOINT", "API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def _setup(tmp_path, base_url, *, n=30, license_=None):
+    suite = tmp_path / "suite.yaml"
+    cases = "".join(f"  - {{id: c{i}, vars: {{word: w{i}}}, expected: 'echo:w{i}'}}\n" for i in range(n))
+    suite.write_text(SUITE + cases)
+    config = tmp_path / "modelswap.yaml"
+    lic = f", license: {license_}" if license_ else ""
+    config.write_text(
+        f"default: a\nproviders:\n  p: {{kind: openai, base_url: '{base_url}', api_key_required: false}}\n"
+        f"  bad: {{kind: openai, base_url: '{base_url}', api_key_required: false, retry: {{max_retries: 0}}}}\n"
+        f"models:\n  a: {{provider: p, model_id: a-1}}\n  b: {{provider: p, model_id: b-1{lic}}}\n"
+    )
+    return suite, config
+
+
+def test_same_answers_promote_and_write_three_reports(tmp_path, capsys):
+    with FaultyServer() as server:
+        suite, config = _setup(tmp_path, server.base_url)
+        code = cli.main(["--config", str(config), "regress", str(suite), "--baseline", "a", "--candidate", "b",
+                         "--out", "out", "--json"])
+        report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["verdict"] == "promote"
+    assert {p.name for p in (tmp_path / "out").iterdir()} >= {"report.json", "report.md", "report.html", "results.jsonl"}
+
+
+def test_a_failing_candidate_is_rolled_back_with_exit_1(tmp_path, capsys):
+    # Baseline a answers from a healthy stub; candidate b goes to a provider that only answers 500.
+    with FaultyServer() as good, FaultyServer({"500": 1.0}) as broken:
+        suite, config = _setup(tmp_path, good.base_url)
+        text = config.read_text()
+        config.write_text(text.replace(f"bad: {{kind: openai, base_url: '{good.base_url}'",
+                                       f"bad: {{kind: openai, base_url: '{broken.base_url}'")
+                          .replace("b: {provider: p,", "b: {provider: bad,"))
+        code = cli.main(["--config", str(config), "regress", str(suite), "--baseline", "a", "--candidate", "b",
+                         "--max-error-rate", "0.01", "--json"])
+        report = json.loads(capsys.readouterr().out)
+    assert code == 1 and report["verdict"] == "rollback"
+    assert report["models"]["candidate"]["error_rate"] == 1.0
+    assert any("error" in reason.lower() for reason in report["reasons"])
+
+
+def test_preflight_license_policy_holds_before_any_call(tmp_path, capsys):
+    with FaultyServer() as server:
+        suite, config = _setup(tmp_path, server.base_url, license_="CC-BY-NC-4.0")
+        code = cli.main(["--config", str(config), "regress", str(suite), "--baseline", "a", "--candidate", "b",
+                         "--license-allow", "Apache-2.0,MIT", "--json"])
+        report = json.loads(capsys.readouterr().out)
+        assert sum(server.counts.values()) == 0
+    assert code == 1 and report["verdict"] == "hold" and "license" in report["reasons"][0]
+
+
+def test_a_rerun_resumes_from_the_results_in_out(tmp_path, capsys):
+    with FaultyServer() as server:
+        suite, config = _setup(tmp_path, server.base_url, n=12)
+        argv = ["--config", str(config), "regress", str(suite), "--baseline", "a", "--candidate", "b", "--out", "o", "--json"]
+        assert cli.main(argv) == 0
+        first = sum(server.counts.values())
+        assert cli.main(argv) == 0
+        assert sum(server.counts.values()) == first == 24  # nothing asked twice
+    capsys.readouterr()
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    assert cli.main(["regress", "nope.yaml", "--baseline", "a", "--candidate", "b"]) == 2
+    assert "nope.yaml" in capsys.readouterr().err
