@@ -116,6 +116,32 @@ def _parser() -> argparse.ArgumentParser:
     promote.add_argument("--dry-run", action="store_true")
     promote.add_argument("--json", action="store_true")
 
+    cost = commands.add_parser("cost", help="API or self-hosted: monthly/annual cost, break-even volume, decision")
+    cost.add_argument("file", help="cost inputs (YAML): workload, api, self_host, conditions")
+    cost.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+    cost.add_argument("--chart", metavar="OUT.svg", help="also write the break-even chart as SVG")
+
+    select = commands.add_parser("select", help="rank replacement models: licence policy, benchmarks, cost, context")
+    select.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="config whose models are ranked with the catalog's (default: found as for every command)")
+    select.add_argument("--policy", action="append", metavar="RULES",
+                        help="licence policy, e.g. 'allow=Apache-2.0,MIT deny=CC-BY-NC-4.0' (repeatable)")
+    select.add_argument("--need-context", type=int, metavar="N", help="tokens of context the workload needs")
+    select.add_argument("--max-params", type=float, metavar="B", help="largest model to self-host, billions of params")
+    select.add_argument("--task", choices=("general", "code", "math"), default="general",
+                        help="which benchmarks weigh most (default general)")
+    select.add_argument("--top", type=int, default=5, metavar="K", help="candidates to show (default 5)")
+    select.add_argument("--catalog", metavar="FILE", help="a catalog.json of your own (default: the shipped one)")
+    select.add_argument("--json", action="store_true", help="print JSON")
+
+    inventory = commands.add_parser("inventory", help="every model dependency across environments, by urgency")
+    inventory.add_argument("--config", dest="configs", action="append", default=[], metavar="[ENV=]FILE",
+                           help="one config per environment (repeatable); ENV defaults to the file's stem")
+    inventory.add_argument("--audit", metavar="FILE", help="audit findings naming model ids (JSON or JSON Lines)")
+    inventory.add_argument("--usage", metavar="FILE", help="monthly tokens per environment and alias (YAML)")
+    inventory.add_argument("--catalog", metavar="FILE", help="a catalog.json of your own (default: the shipped one)")
+    inventory.add_argument("--json", action="store_true", help="print JSON")
+
     kestra = commands.add_parser("kestra", help="Kestra flows whose model is one input")
     kestra_commands = kestra.add_subparsers(dest="kestra_command", metavar="ACTION", parser_class=_Parser)
     kestra_commands.required = True
@@ -529,6 +555,27 @@ def _promote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cost(args: argparse.Namespace) -> int:
+    from .migrate import run_cost
+
+    return run_cost(args.file, fmt=args.format, chart=args.chart)
+
+
+def _select(args: argparse.Namespace) -> int:
+    from .migrate import run_select
+
+    return run_select(config=args.config, policy=args.policy, need_context=args.need_context,
+                      max_params=args.max_params, task=args.task, top=args.top, as_json=args.json,
+                      catalog=args.catalog)
+
+
+def _inventory(args: argparse.Namespace) -> int:
+    from .migrate import run_inventory
+
+    configs = args.configs or ([args.config] if args.config else [])
+    return run_inventory(configs, audit=args.audit, usage=args.usage, as_json=args.json, catalog=args.catalog)
+
+
 def _kestra(args: argparse.Namespace) -> int:
     from .kestra import check_drift, write_flows
 
@@ -571,6 +618,9 @@ _COMMANDS = {
     "shadow": _shadow,
     "watch": _watch,
     "promote": _promote,
+    "cost": _cost,
+    "select": _select,
+    "inventory": _inventory,
     "kestra": _kestra,
     "mage": _mage,
     "serve-local": _serve_local,

@@ -72,3 +72,9 @@ def test_mage_blocks_ship(wheel):
 
     names = set(wheel.namelist())
     assert not [p for p in render_blocks() if f"modelswap/mage_blocks/{p}" not in names]
+
+
+def test_data_files_ship(wheel):
+    names = set(wheel.namelist())
+    for data in ("modelswap/migrate/catalog.json", "modelswap/audit/patterns.json", "modelswap/schema/config.schema.json"):
+        assert data in names, data
