@@ -133,7 +133,7 @@ def local(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         modelswap_argv = [sys.executable, "-m", "modelswap", "--config", str(config), "batch", str(source), str(out),
                           "--concurrency", str(args.parallel), "-q"]
         raw_argv = [sys.executable, str(HERE / "raw_batch_loop.py"), str(source), str(out), f"{server.root_url}/completion",
-                    "--concurrency", str(args.parallel), "--kind", "llamacpp", "--max-tokens", "2"]
+                    "--concurrency", str(args.parallel), "--kind", "llamacpp", "--max-tokens", "2", "--temperature", "0"]
         timed(raw_argv)  # warm the server's caches for both
         return pair(args.local_records, args.rounds, modelswap_argv, raw_argv, out)
 
@@ -147,24 +147,27 @@ def main() -> None:
     parser.add_argument("--local", action="store_true", help="also compare against the real llama.cpp server")
     parser.add_argument("--local-records", type=int, default=300)
     parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--skip-stub", action="store_true", help="only the --local comparison and --memory")
     args = parser.parse_args()
 
     results: dict[str, Any] = {"environment": environment(), "args": vars(args)}
     with tempfile.TemporaryDirectory(prefix="modelswap-bench-batch-") as tmp_name:
         tmp = Path(tmp_name)
-        results["stub"] = stub = stub_throughput(args, tmp)
-        print(f"\n### Batch throughput, {args.records:,} records, concurrency {args.concurrency}, loopback stub\n")
-        print("| contender | median wall (s) | records/s | runs (s) |\n|---|---:|---:|---|")
-        for name in ("raw asyncio+httpx", "modelswap batch"):
-            row = stub[name]
-            print(f"| {name} | {row['median_wall_s']:.2f} | {row['records_per_s']:,.0f} | {', '.join(map(str, row['wall_s']))} |")
-        print(f"\nmodelswap / raw throughput: **{stub['ratio']:.2f}x** (target >= 0.85x)")
+        if not args.skip_stub:
+            results["stub"] = stub = stub_throughput(args, tmp)
+            print(f"\n### Batch throughput, {args.records:,} records, concurrency {args.concurrency}, loopback stub\n")
+            print("| contender | median wall (s) | records/s | runs (s) |\n|---|---:|---:|---|")
+            for name in ("raw asyncio+httpx", "modelswap batch"):
+                row = stub[name]
+                print(f"| {name} | {row['median_wall_s']:.2f} | {row['records_per_s']:,.0f} | {', '.join(map(str, row['wall_s']))} |")
+            print(f"\nmodelswap / raw throughput: **{stub['ratio']:.2f}x** (target >= 0.85x)")
         if args.local:
             results["local"] = loc = local(args, tmp)
             print(f"\n### llama.cpp server, {args.local_records} records, {args.parallel} slots\n")
-            print("| contender | median wall (s) | records/s |\n|---|---:|---:|")
+            print("| contender | median wall (s) | records/s | runs (s) |\n|---|---:|---:|---|")
             for name in ("raw asyncio+httpx", "modelswap batch"):
-                print(f"| {name} | {loc[name]['median_wall_s']:.2f} | {loc[name]['records_per_s']:.1f} |")
+                row = loc[name]
+                print(f"| {name} | {row['median_wall_s']:.2f} | {row['records_per_s']:.1f} | {', '.join(map(str, row['wall_s']))} |")
             print(f"\nmodelswap / raw throughput: **{loc['ratio']:.2f}x** (target >= 0.95x)")
         if args.memory:
             results["memory"] = rows = memory(args, tmp)

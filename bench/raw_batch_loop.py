@@ -25,6 +25,7 @@ async def main() -> None:
     parser.add_argument("--kind", choices=("openai", "llamacpp"), default="openai")
     parser.add_argument("--model", default="stub-model")
     parser.add_argument("--max-tokens", type=int, default=None)
+    parser.add_argument("--temperature", type=float, default=None)
     args = parser.parse_args()
 
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=args.concurrency * 4)
@@ -41,6 +42,8 @@ async def main() -> None:
                             body["max_tokens"] = args.max_tokens
                     else:
                         body = {"prompt": record["prompt"], "n_predict": args.max_tokens or 16}
+                        if args.temperature is not None:
+                            body["temperature"] = args.temperature
                     answer = (await client.post(args.url, json=body)).json()
                     if args.kind == "openai":
                         text, usage = answer["choices"][0]["message"]["content"], answer.get("usage") or {}

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["batch_inference", "regression", "rollback_watch", "shadow"]
+__all__ = ["batch_inference", "migration", "regression", "rollback_watch", "shadow"]
 
-_WHERE = {"batch_inference": "batch", "regression": "safety", "rollback_watch": "safety", "shadow": "safety"}
+_WHERE = {"batch_inference": "batch", "migration": "runbook", "regression": "safety", "rollback_watch": "safety", "shadow": "safety"}
 
 if TYPE_CHECKING:
     from modelswap.flows.batch import batch_inference
+    from modelswap.flows.runbook import migration
     from modelswap.flows.safety import regression, rollback_watch, shadow
 
 

@@ -1,6 +1,7 @@
 """The ``modelswap`` command line.
 
-Exit codes: 0 success, 1 the provider failed, 2 usage or configuration error. Expected errors print one clear
+Exit codes: 0 success, 1 the provider failed (or: regress did not promote, audit found hard-coded models,
+watch rolled back), 2 usage or configuration error. Expected errors print one clear
 message, never a traceback.
 """
 
@@ -115,6 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     promote.add_argument("--audit", default="modelswap-audit.jsonl", metavar="FILE")
     promote.add_argument("--dry-run", action="store_true")
     promote.add_argument("--json", action="store_true")
+
+    audit = commands.add_parser("audit", help="find hard-coded model ids, endpoints, prompt formats and keys")
+    audit.add_argument("path", nargs="?", default=".", help="directory or file to scan (default: .)")
+    audit.add_argument("--format", choices=("table", "json", "sarif"), default="table", help="output (default table)")
+    audit.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    audit.add_argument("--no-gitignore", action="store_true", help="also scan what .gitignore ignores")
+    audit.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: one per core for large trees)")
 
     cost = commands.add_parser("cost", help="API or self-hosted: monthly/annual cost, break-even volume, decision")
     cost.add_argument("file", help="cost inputs (YAML): workload, api, self_host, conditions")
@@ -555,6 +563,17 @@ def _promote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from .audit import run_audit
+
+    # Exit code 1 means hard-coded findings exist, as a linter's does, so CI can gate on it.
+    options = {"respect_gitignore": not args.no_gitignore, "jobs": args.jobs}
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            return run_audit(args.path, args.format, out, **options)
+    return run_audit(args.path, args.format, **options)
+
+
 def _cost(args: argparse.Namespace) -> int:
     from .migrate import run_cost
 
@@ -618,6 +637,7 @@ _COMMANDS = {
     "shadow": _shadow,
     "watch": _watch,
     "promote": _promote,
+    "audit": _audit,
     "cost": _cost,
     "select": _select,
     "inventory": _inventory,

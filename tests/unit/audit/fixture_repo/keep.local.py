@@ -1,0 +1,2 @@
+# Re-included by `!keep.local.py` in .gitignore, so it is audited.
+JUDGE_MODEL = "mistral-small-latest"
