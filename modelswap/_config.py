@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from ._yaml import line_of, parse_yaml
 from ._errors import ConfigError, MissingCredentialsError, UnknownModelError
 from ._presets import PRESETS, default_config
 from ._redact import looks_like_key, remember_secret
@@ -297,24 +298,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def loads_config(text: str, source: str = "<string>") -> Config:
     """Parse and validate config YAML given as text; ``source`` names it in error messages."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        root = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            f"{source}:{line or '?'}: not valid YAML ({problem}). Check indentation and quoting on that line.",
-            file=source,
-            line=line,
-        ) from None
+    root, data = parse_yaml(text, source)
     if data is None:
         data = {}
-    data = _dates_to_text(data)
     if not isinstance(data, dict):
         raise ConfigError(
             f"{source}:1: the config must be a mapping with `providers`, `models` and `default`, "
@@ -323,17 +309,6 @@ def loads_config(text: str, source: str = "<string>") -> Config:
             line=1,
         )
     return parse_config(data, source, root)
-
-
-def _dates_to_text(value: Any) -> Any:
-    # YAML reads `checked: 2026-11-23` as a date; the schema (and JSON) want the ISO text.
-    if isinstance(value, dict):
-        return {k: _dates_to_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dates_to_text(v) for v in value]
-    if hasattr(value, "isoformat") and not isinstance(value, str):
-        return value.isoformat()
-    return value
 
 
 def config_schema() -> dict[str, Any]:
@@ -531,7 +506,7 @@ def _schema_error(error: Any, source: str, root: Any, more: int = 0) -> ConfigEr
 
 
 def _located(message: str, source: str, root: Any, path: tuple[Any, ...]) -> ConfigError:
-    line = _line_of(root, path)
+    line = line_of(root, path)
     field_path = ".".join(map(str, path)) or None
     where = f"{source}:{line}" if line else source
     return ConfigError(
@@ -542,23 +517,3 @@ def _located(message: str, source: str, root: Any, path: tuple[Any, ...]) -> Con
     )
 
 
-def _line_of(node: Any, path: tuple[Any, ...]) -> int | None:
-    """1-based line of the YAML node at ``path`` (the key's line for mappings), or of its nearest parent."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in path:
-        if node.id == "mapping":
-            for key_node, value_node in node.value:
-                if key_node.value == str(part):
-                    line = key_node.start_mark.line + 1
-                    node = value_node
-                    break
-            else:
-                return line
-        elif node.id == "sequence" and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line

@@ -67,6 +67,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .._errors import ConfigError
+from .._yaml import line_of
+from .._yaml import parse_yaml as _parse_yaml
 from ._assertions import (
     MEASUREMENT_TYPES,
     Assertion,
@@ -213,7 +215,7 @@ class _Loc:
 
     def line_of(self, *path: Any) -> int | None:
         if self.root is not None:
-            return _line_of(self.root, self.prefix + path)
+            return line_of(self.root, self.prefix + path)
         return self.line
 
     def error(self, message: str, *path: Any) -> ConfigError:
@@ -234,28 +236,6 @@ def _field_name(path: Sequence[Any]) -> str | None:
         else:
             text += ("." if text else "") + str(part)
     return text or None
-
-
-def _line_of(node: Any, path: Sequence[Any]) -> int | None:
-    """1-based line of the YAML node at ``path`` (a mapping entry's key line), or of its nearest parent."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in path:
-        if node.id == "mapping":
-            for key_node, value_node in node.value:
-                if key_node.value == str(part):
-                    line = key_node.start_mark.line + 1
-                    node = value_node
-                    break
-            else:
-                return line
-        elif node.id == "sequence" and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
 
 
 # -- templates ---------------------------------------------------------------------------------------------------
@@ -887,22 +867,9 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Any]:
     Raises:
         ConfigError: not YAML, or a key given twice in one mapping (YAML would silently keep the last).
     """
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        root = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            f"{source}:{line or '?'}: not valid YAML ({problem}). Check indentation and quoting on that line.",
-            file=source, line=line,
-        ) from None
+    root, data = _parse_yaml(text, source)
     _refuse_duplicate_keys(root, source)
-    return root, _dates_to_text(data)
+    return root, data
 
 
 def _refuse_duplicate_keys(node: Any, source: str, path: tuple[Any, ...] = ()) -> None:
@@ -925,17 +892,6 @@ def _refuse_duplicate_keys(node: Any, source: str, path: tuple[Any, ...] = ()) -
     elif node.id == "sequence":
         for i, item in enumerate(node.value):
             _refuse_duplicate_keys(item, source, (*path, i))
-
-
-def _dates_to_text(value: Any) -> Any:
-    # YAML reads `expected: 2024-03-01` as a date; the model answers in text.
-    if isinstance(value, dict):
-        return {k: _dates_to_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dates_to_text(v) for v in value]
-    if hasattr(value, "isoformat") and not isinstance(value, str):
-        return value.isoformat()
-    return value
 
 
 def _closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .._config import _line_of
+from .._yaml import line_of as _line_of
+from .._yaml import parse_yaml
 from .._errors import ConfigError
 
 __all__ = [
@@ -100,7 +101,6 @@ def load_yaml(path: str | Path, what: str) -> YamlDoc:
     Raises:
         ConfigError: unreadable file, invalid YAML (with its line), or not a mapping.
     """
-    import yaml
 
     source = str(path)
     try:
@@ -109,16 +109,7 @@ def load_yaml(path: str | Path, what: str) -> YamlDoc:
         raise ConfigError(f"{source}: {what} not found. Check the path.", file=source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{source}: cannot read the {what} ({exc.__class__.__name__}: {exc}).", file=source) from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        root = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{source}:{line or '?'}: not valid YAML ({problem}). Check indentation and quoting on that line.",
-                          file=source, line=line) from None
+    root, data = parse_yaml(text, source)
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}:1: the {what} must be a YAML mapping, not {type(data).__name__}.", file=source, line=1)
     return YamlDoc(data, root, source)
