@@ -60,6 +60,7 @@ class BatchSummary:
     model: str | None = None
     records: int = 0
     skipped: int = 0
+    retried: int = 0
     succeeded: int = 0
     failed: int = 0
     input_tokens: int = 0
@@ -372,8 +373,13 @@ async def arun_batch(
     client: Any = None,
     config: Any = None,
     progress: Progress | None = None,
+    retry_errors: bool = False,
 ) -> BatchSummary:
     """Run (or resume) a batch from ``input`` to ``output``; see the module docstring.
+
+    With ``retry_errors``, the records whose line holds an error (the provider failed them after its retries)
+    are asked again once the rest is done, and their lines replaced; the output is rewritten to a temporary
+    file and renamed, so a kill during the retry leaves the previous output whole.
 
     Example:
         >>> from modelswap.batch import run_batch
@@ -383,10 +389,49 @@ async def arun_batch(
     done, last_id = count_done(output)
     summary = BatchSummary(output=str(output), model=model, skipped=done)
     records = iter_records(input, template, start=done, resume_id=last_id)
-    return await process_records(
-        records, output, client=client, config=config, model=model, concurrency=concurrency, params=params, schema=schema,
-        progress=progress, summary=summary,
-    )
+    options = {"client": client, "config": config, "model": model, "concurrency": concurrency, "params": params,
+               "schema": schema}
+    summary = await process_records(records, output, progress=progress, summary=summary, **options)
+    if retry_errors:
+        await _retry_failed(input, output, template, summary, options)
+    return summary
+
+
+def _failed(line: bytes) -> bool:
+    # The writer's own separators make the common case a substring test, not a JSON parse.
+    return b'"error": null' not in line and json.loads(line).get("error") is not None
+
+
+async def _retry_failed(
+    input: Any, output: Any, template: str | None, summary: BatchSummary, options: dict[str, Any]
+) -> None:
+    out = Path(output)
+    retry = out.with_name(out.name + ".retry")
+    retry.unlink(missing_ok=True)  # a retry pass killed earlier starts over
+
+    def failed_records() -> Iterator[BatchRecord]:
+        with out.open("rb") as lines:
+            for record, line in zip(iter_records(input, template), lines):
+                if _failed(line):
+                    yield record
+
+    again = await process_records(failed_records(), retry, summary=BatchSummary(output=str(retry)), **options)
+    if again.records:
+        merged = out.with_name(out.name + ".tmp")
+        with out.open("rb") as old, retry.open("rb") as new, merged.open("wb") as target:
+            for line in old:
+                target.write(next(new) if _failed(line) else line)
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(merged, out)
+    retry.unlink(missing_ok=True)
+    summary.retried = again.records
+    summary.succeeded += again.succeeded
+    summary.failed = again.failed  # every error line in the output was asked again: these are what remain
+    summary.input_tokens += again.input_tokens
+    summary.output_tokens += again.output_tokens
+    summary.cost += again.cost
+    summary.errors = dict(again.errors)
 
 
 def run_batch(input: str | os.PathLike[str], output: str | os.PathLike[str], **options: Any) -> BatchSummary:

@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--template", metavar="TEXT|@FILE", help="prompt template with {field} placeholders")
     batch.add_argument("--concurrency", type=int, default=16, metavar="N", help="calls in flight (default 16)")
     batch.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="generation param, as for call")
+    batch.add_argument("--retry-errors", action="store_true",
+                       help="also ask again the records whose line holds an error, and replace those lines")
     batch.add_argument("--json", action="store_true", help="print the summary as JSON")
     batch.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
@@ -365,6 +367,7 @@ def _batch(args: argparse.Namespace) -> int:
     summary = run_batch(
         args.input, args.output, model=args.model, template=template, concurrency=args.concurrency,
         params=dict(_param(p) for p in args.param), config=args.config, progress=progress,
+        retry_errors=args.retry_errors,
     )
     if show:
         sys.stderr.write("\n")
@@ -372,7 +375,9 @@ def _batch(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
         print(
-            f"{args.output}: {summary.succeeded:,} answered, {summary.failed:,} failed, {summary.skipped:,} already "
+            f"{args.output}: {summary.succeeded:,} answered, {summary.failed:,} failed"
+            + (f" ({summary.retried:,} asked again)" if args.retry_errors else "")
+            + f", {summary.skipped:,} already "
             f"done; {summary.input_tokens:,} tokens in, {summary.output_tokens:,} out, cost {summary.cost:.4f}; "
             f"{summary.wall_s:.1f}s ({summary.records_per_s:,.1f} records/s)."
         )

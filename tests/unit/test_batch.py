@@ -161,3 +161,41 @@ def test_cli_batch_reports_bad_input_with_exit_2(tmp_path, capsys):
     assert cli.main(["batch", str(source), str(tmp_path / "out.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "in.jsonl:1" in err and "Traceback" not in err
+
+
+def test_retry_errors_asks_only_the_failed_records_again_and_keeps_the_order(tmp_path):
+    source, out = _write_jsonl(tmp_path / "in.jsonl", 30), tmp_path / "out.jsonl"
+    first = run_batch(source, out, client=_client(_answering(fail_ids=frozenset({"r3", "r17"}))))
+    assert first.failed == 2
+    asked: list[str] = []
+
+    async def counting(request):
+        asked.append(json.loads(request.content)["messages"][-1]["content"])
+        return await _answering(fail_ids=frozenset({"r17"}))(request)  # r3 recovers, r17 still fails
+
+    summary = run_batch(source, out, client=_client(counting), retry_errors=True)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(asked) == ["say r17", "say r3"]
+    assert [r["id"] for r in rows] == [f"r{i}" for i in range(30)]
+    assert rows[3]["error"] is None and rows[3]["text"] == "echo say r3"
+    assert rows[17]["error"]["type"] == "RequestRejectedError"
+    assert (summary.retried, summary.failed, summary.skipped) == (2, 1, 30)
+    assert not (tmp_path / "out.jsonl.retry").exists() and not (tmp_path / "out.jsonl.tmp").exists()
+
+
+def test_cli_retry_errors_flag(tmp_path, monkeypatch, capsys):
+    from modelswap.testing import FaultyServer
+
+    for var in ("MODELSWAP_CONFIG", "MODELSWAP_MODEL", "MODEL_PROVIDER", "MODEL_ID", "INFERENCE_ENDPOINT", "API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    source, out = _write_jsonl(tmp_path / "in.jsonl", 10), tmp_path / "out.jsonl"
+    out.write_text("".join(json.dumps({"id": f"r{i}", "text": None if i == 4 else "old", "error": {"type": "TransientError",
+                                       "message": "x"} if i == 4 else None}) + "\n" for i in range(10)))
+    with FaultyServer() as server:
+        config = tmp_path / "modelswap.yaml"
+        config.write_text(f"default: m\nproviders:\n  p: {{kind: openai, base_url: '{server.base_url}', api_key_required: false}}\n"
+                          "models:\n  m: {provider: p, model_id: stub}\n")
+        assert cli.main(["--config", str(config), "batch", str(source), str(out), "--retry-errors", "-q"]) == 0
+        assert sum(server.counts.values()) == 1
+    assert "1 asked again" in capsys.readouterr().out
+    assert json.loads(out.read_text().splitlines()[4])["text"] == "echo:say r4"
