@@ -124,7 +124,9 @@ class Client:
             input_tokens=parsed.input_tokens,
             output_tokens=parsed.output_tokens,
             latency_s=time.perf_counter() - started,
-            cost=price.cost(parsed.input_tokens, parsed.output_tokens) if price is not None else None,
+            cost=price.cost(parsed.input_tokens, (parsed.output_tokens or 0) + (parsed.reasoning_tokens or 0))
+            if price is not None else None,
+            reasoning_tokens=parsed.reasoning_tokens,
             alias=spec.alias,
             provider=spec.provider.name,
             model_id=spec.model_id,

@@ -19,6 +19,8 @@ class Completion:
         alias: the model reference the call resolved (an alias, or ``provider/model_id``).
         provider, model_id: where the call went.
         attempts: HTTP attempts made (1 when the first one succeeded).
+        reasoning_tokens: thinking tokens billed as output but not in ``output_tokens`` (Gemini), else None;
+            ``cost`` includes them.
         data: with ``schema=``, the parsed JSON, validated against the schema.
         raw: the provider's response body, untouched.
     """
@@ -34,6 +36,7 @@ class Completion:
     model_id: str
     attempts: int = 1
     data: Any = None
+    reasoning_tokens: int | None = None
     raw: Any = field(default=None, repr=False)
 
     def to_dict(self, *, include_raw: bool = False) -> dict[str, Any]:

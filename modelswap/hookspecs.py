@@ -33,6 +33,9 @@ class Parsed(NamedTuple):
     finish_reason: str | None
     input_tokens: int | None
     output_tokens: int | None
+    reasoning_tokens: int | None = None
+    """Thinking tokens billed at the output price but NOT counted in ``output_tokens`` (Gemini's
+    ``thoughtsTokenCount``). Leave None where the API already counts them as output (OpenAI, Anthropic)."""
 
 
 class ErrorInfo(NamedTuple):

@@ -40,7 +40,8 @@
   blocked by ``promptFeedback.blockReason`` (no candidates at all) and an answer withheld by a content filter
   (``SAFETY``, ``RECITATION``, ``PROHIBITED_CONTENT``, ...) are errors (:class:`RequestRejectedError`), naming
   the reason and the flagged categories. Usage: ``promptTokenCount`` in, ``candidatesTokenCount`` out, as
-  the API splits it: thinking (``thoughtsTokenCount``) is billed at the output price but not in that count.
+  the API splits it: thinking (``thoughtsTokenCount``) is billed at the output price but not in that count,
+  so it is ``Completion.reasoning_tokens`` and part of ``Completion.cost``.
 * **Errors** are ``{"error": {"code", "message", "status", "details": [...]}}`` (sometimes wrapped in a list).
   A 429 is ``RESOURCE_EXHAUSTED``; its wait is ``details[@type=...RetryInfo].retryDelay`` (``"37s"``): Google
   sends no Retry-After header. The quota that ran out (``QuotaFailure``) and an invalid key (``ErrorInfo``
@@ -278,7 +279,8 @@ class GeminiGenerate:
             raise _refused(_withheld(candidate, text))
         usage = body.get("usageMetadata") or {}
         return Parsed(
-            text, finish_reason, _count(usage, "promptTokenCount"), _count(usage, "candidatesTokenCount")
+            text, finish_reason, _count(usage, "promptTokenCount"), _count(usage, "candidatesTokenCount"),
+            _count(usage, "thoughtsTokenCount"),
         )
 
     def parse_error(self, status: int, body: Any, headers: Mapping[str, str]) -> ErrorInfo:
@@ -425,6 +427,7 @@ class GeminiGenerateStream:
             self._finish_reason,
             _count(usage, "promptTokenCount"),
             _count(usage, "candidatesTokenCount"),
+            _count(usage, "thoughtsTokenCount"),
         )
 
 

@@ -1475,3 +1475,13 @@ def test_build_request_directly() -> None:
     path, body = GeminiGenerate().build_request(model, [{"role": "user", "content": "Hi"}], {}, stream=True)
     assert path == "models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     assert body == {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}
+
+
+def test_thinking_tokens_are_reported_and_billed_as_output() -> None:
+    priced = CONFIG.replace(
+        "flash: {provider: google, model_id: gemini-2.5-flash}",
+        "flash: {provider: google, model_id: gemini-2.5-flash, price: {input_per_mtok: 1, output_per_mtok: 10}}",
+    )
+    completion = _client(lambda r: httpx.Response(200, json=OK), config=priced).complete("x")
+    assert (completion.output_tokens, completion.reasoning_tokens) == (4, 30)
+    assert completion.cost == pytest.approx((12 * 1 + (4 + 30) * 10) / 1e6)

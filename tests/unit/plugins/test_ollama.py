@@ -179,12 +179,12 @@ def test_model_params_from_the_config_are_mapped_too() -> None:
 def test_parse_response_reads_content_done_reason_and_counts() -> None:
     body = {**FINAL, "message": {"role": "assistant", "content": "Hello", "thinking": "hmm"}, "done_reason": "length"}
     parsed = OllamaChat().parse_response(body)
-    assert tuple(parsed) == ("Hello", "length", 26, 282)  # thinking is not the answer
+    assert tuple(parsed) == ("Hello", "length", 26, 282, None)  # thinking is not the answer (and is counted as output)
 
 
 def test_parse_response_without_message_done_reason_or_counts() -> None:
     parsed = OllamaChat().parse_response({"model": "m", "done": True})
-    assert tuple(parsed) == ("", None, None, None)
+    assert tuple(parsed) == ("", None, None, None, None)
 
 
 @pytest.mark.parametrize(
@@ -247,7 +247,7 @@ def test_stream_joins_deltas_and_takes_counts_from_the_done_line() -> None:
     )
     assert deltas == ["Hel", None, "lo", None]
     assert decoder.done
-    assert tuple(decoder.finish()) == ("Hello", "stop", 3, 2)
+    assert tuple(decoder.finish()) == ("Hello", "stop", 3, 2, None)
 
 
 def test_content_on_the_done_line_is_kept() -> None:
