@@ -27,7 +27,7 @@ from pathlib import Path
 from modelswap import Client
 from modelswap.evals import load_suite
 from modelswap.local import LocalServer, free_port, local_config
-from modelswap.regress import build_report, run_regression, write_reports
+from modelswap.regress import compare
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,13 +44,7 @@ def main() -> None:
         for baseline, candidate in (("gemma-raw", "gemma-chat"), ("gemma-chat", "gemma-raw")):
             out = Path(args.out) / f"{baseline}-to-{candidate}"
             shutil.rmtree(out, ignore_errors=True)  # a fresh run, not a resumed one
-            results = run_regression(suite, baseline, candidate, client=client, out_dir=out, concurrency=2)
-            report = build_report(
-                results,
-                suite={"name": suite.name, "source": str(suite.source), "n_cases": len(suite.cases)},
-                baseline=baseline, candidate=candidate, thresholds=suite.thresholds, repeat=1,
-            )
-            paths = write_reports(report, out)
+            report = compare(suite, baseline, candidate, out_dir=out, client=client, concurrency=2)
             models = report["models"]
             print(f"{baseline} -> {candidate}: {report['verdict'].upper()}")
             for role in ("baseline", "candidate"):
@@ -58,7 +52,7 @@ def main() -> None:
                 print(f"  {role:<9} {m['alias']:<10} accuracy {m['accuracy']:.1%}  p95 {m['latency_p95_ms']:.0f} ms")
             for reason in report["reasons"]:
                 print(f"  - {reason}")
-            print(f"  report: {paths['html']}\n")
+            print(f"  report: {report['files']['html']}\n")
     print("Same weights, same prompt, one parameter changed: the regression catches what the swap would break.")
 
 

@@ -88,15 +88,11 @@ def select_candidate(config: str | None, baseline: str, candidate: str | None, p
 def run_gate(suite: str, baseline: str, candidate: str, config: str | None, out_dir: str,
              thresholds: dict[str, Any] | None, concurrency: int) -> dict[str, Any]:
     from modelswap.evals import load_suite
-    from modelswap.regress import build_report, run_regression, write_reports
+    from modelswap.regress import compare
 
-    loaded = load_suite(suite)
-    out = Path(out_dir, "regression")
-    results = run_regression(loaded, baseline, candidate, config=config, out_dir=out, concurrency=concurrency)
-    report = build_report(results, suite={"name": loaded.name, "source": str(loaded.source), "n_cases": len(loaded.cases)},
-                          baseline=baseline, candidate=candidate,
-                          thresholds={**(loaded.thresholds or {}), **(thresholds or {})}, repeat=1)
-    paths = write_reports(report, out)
+    report = compare(load_suite(suite), baseline, candidate, thresholds=thresholds, out_dir=Path(out_dir, "regression"),
+                     config=config, concurrency=concurrency)
+    paths = report["files"]
     create_markdown_artifact(key="migration-regression", markdown=Path(paths["md"]).read_text())
     return {"verdict": report["verdict"], "reasons": report["reasons"], "html": str(paths["html"])}
 

@@ -19,14 +19,13 @@ __all__ = ["regression", "rollback_watch", "shadow"]
 
 
 @task(name="modelswap-run-regression", retries=0)
-def _run_regression(suite_path: str, baseline: str, candidate: str, repeat: int, concurrency: int,
-                    config: str | None, out_dir: str, judge: str | None) -> list[dict[str, Any]]:
+def _compare(suite_path: str, baseline: str, candidate: str, repeat: int, concurrency: int, config: str | None,
+             out_dir: str, judge: str | None, thresholds: dict[str, float] | None) -> dict[str, Any]:
     from modelswap.evals import load_suite
-    from modelswap.regress import run_regression
+    from modelswap.regress import compare
 
-    suite = load_suite(suite_path)
-    return run_regression(suite, baseline, candidate, repeat=repeat, concurrency=concurrency, config=config,
-                          out_dir=out_dir, judge=judge)
+    return compare(load_suite(suite_path), baseline, candidate, thresholds=thresholds, repeat=repeat, out_dir=out_dir,
+                   concurrency=concurrency, config=config, judge=judge)
 
 
 @flow(name="regression", log_prints=False)
@@ -61,19 +60,11 @@ def regression(
         >>> regression("examples/sentiment/suite.yaml", candidate="gemma-chat", baseline="gemma-raw")  # doctest: +SKIP
     """
     from modelswap import Client
-    from modelswap.evals import load_suite
-    from modelswap.regress import build_report, write_reports
 
     logger = get_run_logger()
     base = resolve_model(baseline) or Client(config).resolve(None).alias
-    loaded = load_suite(suite)
-    limits = {**(loaded.thresholds or {}), **(thresholds or {})}
-    results = _run_regression(suite, base, candidate, repeat, concurrency, config, out_dir, judge)
-    report = build_report(
-        results, suite={"name": loaded.name, "source": str(loaded.source), "n_cases": len(loaded.cases)},
-        baseline=base, candidate=candidate, thresholds=limits, repeat=repeat,
-    )
-    paths = write_reports(report, out_dir)
+    report = _compare(suite, base, candidate, repeat, concurrency, config, out_dir, judge, thresholds)
+    paths = report["files"]
     models = report["models"]
     create_table_artifact(
         key="regression-models",

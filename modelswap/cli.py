@@ -394,15 +394,11 @@ def _regress(args: argparse.Namespace) -> int:
 
     from ._client import Client
     from .evals import load_suite
-    from .regress import build_report, preflight, run_regression, write_reports
+    from .regress import compare, preflight
 
     suite = load_suite(args.suite)
     # Flags win over the suite's own thresholds.
-    thresholds = {**(getattr(suite, "thresholds", None) or {})}
-    for name in _THRESHOLDS:
-        value = getattr(args, name)
-        if value is not None:
-            thresholds[name] = value
+    thresholds = {name: getattr(args, name) for name in _THRESHOLDS if getattr(args, name) is not None}
     policy = dict(getattr(suite, "license_policy", None) or {})
     if args.license_allow:
         policy["allow"] = [x.strip() for x in args.license_allow.split(",") if x.strip()]
@@ -433,21 +429,12 @@ def _regress(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r{done:,}/{total:,} runs")
             sys.stderr.flush()
 
-    results = run_regression(
-        suite, args.baseline, args.candidate, repeat=args.repeat, concurrency=args.concurrency, client=client,
-        out_dir=out, judge=args.judge, progress=progress,
+    report = compare(
+        suite, args.baseline, args.candidate, thresholds=thresholds, repeat=args.repeat, out_dir=out, seed=args.seed,
+        preflight=checks, concurrency=args.concurrency, client=client, judge=args.judge, progress=progress,
     )
     if show:
         sys.stderr.write("\n")
-    report = build_report(
-        results,
-        suite={"name": suite.name, "source": str(suite.source), "n_cases": len(suite.cases)},
-        baseline=args.baseline, candidate=args.candidate, thresholds=thresholds, repeat=args.repeat, seed=args.seed,
-    )
-    report["preflight"] = checks
-    if out is not None:
-        paths = write_reports(report, out)
-        report["files"] = {name: str(path) for name, path in paths.items()}
     _print_verdict(report, args.json)
     return EXIT_OK if report["verdict"] == "promote" else EXIT_PROVIDER
 

@@ -41,6 +41,8 @@ class FaultyServer:
         delay_s: time each successful answer takes, to keep requests in flight.
         answer: the text for a list of messages (default :func:`echo_answer`).
         port: 0 picks a free port.
+        host: the address to listen on; loopback by default (a container reaches the host through its
+            Docker bridge address instead).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class FaultyServer:
         delay_s: float = 0.0,
         answer: Callable[[list[dict[str, Any]]], str] = echo_answer,
         port: int = 0,
+        host: str = "127.0.0.1",
     ) -> None:
         unknown = set(faults or {}) - set(FAULTS)
         if unknown:
@@ -61,6 +64,7 @@ class FaultyServer:
         self.counts: Counter[str] = Counter()
         self.connections = 0  # TCP connections accepted: a client that keeps connections alive opens few
         self.models: Counter[str] = Counter()
+        self.headers: list[dict[str, str]] = []  # of every POST, lower-case names
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         # A deep listen queue: with the default of 5, a burst of concurrent clients gets connection resets.
@@ -68,7 +72,7 @@ class FaultyServer:
         server_class = type(
             "_Server", (ThreadingHTTPServer,), {"request_queue_size": 128, "handle_error": lambda *args: None}
         )
-        self._server = server_class(("127.0.0.1", port), self._handler())
+        self._server = server_class((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -78,7 +82,7 @@ class FaultyServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://{self._server.server_address[0]}:{self.port}/v1"
 
     def start(self) -> FaultyServer:
         self._thread = threading.Thread(
@@ -129,6 +133,7 @@ class FaultyServer:
                 with server._lock:
                     server.counts[fault or "ok"] += 1
                     server.models[str(body.get("model"))] += 1
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if fault == "429":
                     return self._json(429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"retry-after": "0"})
                 if fault == "500":

@@ -24,7 +24,7 @@ from ._verdict import THRESHOLD_DEFAULTS, Verdict, decide, normalize_thresholds
 
 if TYPE_CHECKING:
     from ._preflight import NON_COMMERCIAL, preflight
-    from ._runner import ROLES, arun_regression, load_results, run_regression
+    from ._runner import ROLES, arun_regression, compare, load_results, run_regression
 
 __all__ = [
     "NON_COMMERCIAL",
@@ -34,6 +34,7 @@ __all__ = [
     "arun_regression",
     "bootstrap_ci",
     "build_report",
+    "compare",
     "decide",
     "dumps_report",
     "load_results",
@@ -52,6 +53,7 @@ __all__ = [
 _LAZY = {
     "ROLES": "_runner",
     "arun_regression": "_runner",
+    "compare": "_runner",
     "load_results": "_runner",
     "run_regression": "_runner",
     "NON_COMMERCIAL": "_preflight",

@@ -62,7 +62,7 @@ def preflight(client: Any, alias: str, suite: Any, *, license_policy: Mapping[st
             "name": "context",
             "passed": needed <= window,
             "detail": f"the longest case needs about {needed} tokens; the window is {window}"
-            + ("" if needed <= window else f": shorten the cases or pick a model with a larger context"),
+            + ("" if needed <= window else ": shorten the cases or pick a model with a larger context"),
         })
 
     if license_policy:

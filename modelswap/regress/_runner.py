@@ -13,12 +13,12 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from .._errors import ConfigError, ModelSwapError
 from .._redact import redact
 
-__all__ = ["ROLES", "run_regression", "arun_regression", "load_results"]
+__all__ = ["ROLES", "arun_regression", "compare", "load_results", "run_regression"]
 
 ROLES = ("baseline", "candidate")
 _PREVIEW = 300
@@ -167,6 +167,43 @@ async def arun_regression(
 def run_regression(suite: Any, baseline: str, candidate: str, **options: Any) -> list[dict[str, Any]]:
     """Blocking :func:`arun_regression`."""
     return asyncio.run(arun_regression(suite, baseline, candidate, **options))
+
+
+def compare(
+    suite: Any,
+    baseline: str,
+    candidate: str,
+    *,
+    thresholds: Mapping[str, Any] | None = None,
+    repeat: int = 1,
+    out_dir: str | Path | None = None,
+    seed: int = 0,
+    preflight: list[dict[str, Any]] | None = None,
+    **run_options: Any,
+) -> dict[str, Any]:
+    """The whole regression: run ``suite`` on both models, decide, and write the reports into ``out_dir``.
+
+    ``thresholds`` override the suite's own. ``run_options`` go to :func:`run_regression` (``client``,
+    ``config``, ``concurrency``, ``judge``, ``progress``). The pre-flight checks, when given, are part of the
+    reports. With ``out_dir``, the report's ``files`` names report.json, report.md and report.html.
+    """
+    from ._report import build_report, write_reports
+
+    results = run_regression(suite, baseline, candidate, repeat=repeat, out_dir=out_dir, **run_options)
+    report = build_report(
+        results,
+        suite={"name": suite.name, "source": str(suite.source), "n_cases": len(suite.cases)},
+        baseline=baseline,
+        candidate=candidate,
+        thresholds={**(getattr(suite, "thresholds", None) or {}), **(thresholds or {})},
+        repeat=repeat,
+        seed=seed,
+    )
+    if preflight is not None:
+        report["preflight"] = preflight
+    if out_dir is not None:
+        report["files"] = {name: str(path) for name, path in write_reports(report, out_dir).items()}
+    return report
 
 
 def _judge(client: Any, alias: str) -> Callable[[str], str]:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -98,32 +96,13 @@ class Stub:
 
 @pytest.fixture()
 def stub() -> Iterator[Stub]:
-    """A FaultyServer the container can reach.
-
-    FaultyServer listens on 127.0.0.1, which a container cannot reach; its request handler is also served on the
-    host's Docker bridge address here, and still counts into the FaultyServer (``server.models``).
-    """
-    with FaultyServer(seed=0) as server:
-        headers: list[dict[str, str]] = []
-        base_handler: Any = server._handler()
-
-        class Recording(base_handler):  # type: ignore[misc, valid-type]
-            def do_POST(self) -> None:
-                headers.append({k.lower(): v for k, v in self.headers.items()})
-                super().do_POST()
-
-        try:
-            httpd = ThreadingHTTPServer((_docker_bridge_gateway(), 0), Recording)
-        except OSError:  # Docker Desktop: the bridge is inside its VM, and host.docker.internal is the host
-            httpd = ThreadingHTTPServer(("0.0.0.0", 0), Recording)
-        httpd.daemon_threads = True
-        thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        try:
-            yield Stub(server, f"http://host.docker.internal:{httpd.server_address[1]}/v1", headers)
-        finally:
-            httpd.shutdown()
-            httpd.server_close()
+    """A FaultyServer the container can reach: on the host's Docker bridge address, not loopback."""
+    try:
+        server = FaultyServer(seed=0, host=_docker_bridge_gateway())
+    except OSError:  # Docker Desktop: the bridge is inside its VM, and host.docker.internal is the host
+        server = FaultyServer(seed=0, host="0.0.0.0")
+    with server:
+        yield Stub(server, f"http://host.docker.internal:{server.port}/v1", server.headers)
 
 
 def _import(kestra: Any, text: str, namespace: str, flow_id: str) -> None:

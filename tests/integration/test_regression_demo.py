@@ -10,7 +10,7 @@ import pytest
 from modelswap import Client
 from modelswap.evals import load_suite
 from modelswap.local import local_config
-from modelswap.regress import build_report, run_regression, write_reports
+from modelswap.regress import compare
 
 SUITE = Path(__file__).resolve().parents[2] / "examples" / "sentiment" / "suite.yaml"
 
@@ -28,10 +28,8 @@ def suite():
 ])
 def test_the_demo_reaches_the_right_verdict(local_server, suite, tmp_path, baseline, candidate, verdict):
     with Client(local_config(local_server)) as client:
-        results = run_regression(suite, baseline, candidate, client=client, out_dir=tmp_path, concurrency=2)
-    report = build_report(results, suite={"name": suite.name, "source": str(SUITE), "n_cases": len(suite.cases)},
-                          baseline=baseline, candidate=candidate, thresholds=suite.thresholds, repeat=1)
-    paths = write_reports(report, tmp_path)
+        report = compare(suite, baseline, candidate, out_dir=tmp_path, client=client, concurrency=2)
+    paths = {name: Path(path) for name, path in report["files"].items()}
     assert report["verdict"] == verdict, report["reasons"]
     assert report["comparison"]["mcnemar"]["p_value"] < 0.001  # significant, not a coin flip
     raw = report["models"]["baseline" if baseline == "gemma-raw" else "candidate"]
