@@ -114,6 +114,9 @@ CANONICAL: dict[str, Family] = {
         Family("glm4.6", "", "<|endoftext|>", _GLM_STOP, _GLM, True, (), "zai-org/GLM-4.6"),
         # Plain ChatML, for models trained on it without Qwen's default system prompt.
         Family("chatml", "", "<|im_end|>", ("<|im_end|>", "<|endoftext|>"), _CHATML, True, (), "ChatML"),
+        # ChatML with SmolLM's own default system prompt; the GGUF adds no BOS (add_bos_token false).
+        Family("smollm2", "", "<|im_end|>", ("<|im_end|>", "<|endoftext|>"), _CHATML, True, ("smollm",),
+               "HuggingFaceTB/SmolLM2-135M-Instruct"),
     )
 }
 

@@ -34,7 +34,11 @@ _KWARGS = ("date_string", "enable_thinking")
 _TOOL_KWARGS = ("tools", "documents", "custom_tools", "builtin_tools", "tools_in_user_message")
 _ALTERNATE = "Conversation roles must alternate user/assistant/user/assistant/..."
 _HEADER = "<|start_header_id|>{}<|end_header_id|>\n\n"
+_Renderer = Callable[[list["_Msg"], bool, str, str, Mapping[str, Any]], str]
 _QWEN_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+# The chat template inside SmolLM2-135M-Instruct's GGUF (and its tokenizer_config.json) writes this when the
+# conversation does not start with a system message.
+_SMOLLM2_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -367,33 +371,34 @@ def _gemma3(msgs: list[_Msg], gen: bool, bos: str, eos: str, kw: Mapping[str, An
     return "".join(out)
 
 
-# -- ChatML (Qwen 2.5 and plain) ----------------------------------------------------------------------------------
+# -- ChatML (Qwen 2.5, SmolLM2 and plain) ------------------------------------------------------------------------
 
 
 def _chatml_turn(m: _Msg) -> str:
     return f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n"
 
 
-def _qwen25(msgs: list[_Msg], gen: bool, bos: str, eos: str, kw: Mapping[str, Any]) -> str:
-    # Qwen injects its default system prompt when the conversation has none, and never trims.
-    if msgs[0].role == "system":
-        out = [_chatml_turn(msgs[0])]
-        rest = msgs[1:]
-    else:
-        out = [f"<|im_start|>system\n{_QWEN_SYSTEM}<|im_end|>\n"]
-        rest = msgs
-    out.extend(_chatml_turn(m) for m in rest)
-    if gen:
-        out.append("<|im_start|>assistant\n")
-    return "".join(out)
-
-
 def _chatml(msgs: list[_Msg], gen: bool, bos: str, eos: str, kw: Mapping[str, Any]) -> str:
-    # Plain ChatML: Qwen 2.5's rendering minus the injected default system prompt.
+    # Plain ChatML: every turn as written, never trimmed.
     out = [_chatml_turn(m) for m in msgs]
     if gen:
         out.append("<|im_start|>assistant\n")
     return "".join(out)
+
+
+def _chatml_with_default_system(system: str) -> _Renderer:
+    """ChatML whose template injects ``system`` when the conversation does not start with a system turn
+    (Qwen 2.5 and SmolLM2 differ only in that text)."""
+
+    def render(msgs: list[_Msg], gen: bool, bos: str, eos: str, kw: Mapping[str, Any]) -> str:
+        head = "" if msgs[0].role == "system" else f"<|im_start|>system\n{system}<|im_end|>\n"
+        return head + _chatml(msgs, gen, bos, eos, kw)
+
+    return render
+
+
+_qwen25 = _chatml_with_default_system(_QWEN_SYSTEM)
+_smollm2 = _chatml_with_default_system(_SMOLLM2_SYSTEM)
 
 
 # -- Mistral ------------------------------------------------------------------------------------------------------
@@ -514,7 +519,7 @@ def _plain(msgs: list[_Msg], gen: bool, bos: str, eos: str, kw: Mapping[str, Any
     return text + "\n\nAssistant:" if gen else text
 
 
-_RENDERERS: dict[str, Callable[[list[_Msg], bool, str, str, Mapping[str, Any]], str]] = {
+_RENDERERS: dict[str, _Renderer] = {
     "llama3": _llama3,
     "llama3.1": _llama31,
     "llama3.2": _llama32,
@@ -526,5 +531,6 @@ _RENDERERS: dict[str, Callable[[list[_Msg], bool, str, str, Mapping[str, Any]], 
     "glm4": _glm4,
     "glm4.6": _glm46,
     "chatml": _chatml,
+    "smollm2": _smollm2,
     PLAIN.name: _plain,
 }

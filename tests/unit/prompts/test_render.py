@@ -17,7 +17,7 @@ from modelswap.prompts._families import special_token_regex
 
 ZWSP = "\u200b"
 CANONICAL = ["llama3", "llama3.1", "llama3.2", "gemma2", "gemma3", "qwen2.5", "mistral-v0.2", "mistral-nemo", "glm4",
-             "glm4.6", "chatml"]
+             "glm4.6", "chatml", "smollm2"]
 TEMPLATED = [f for f in CANONICAL]  # every format with special tokens (plain has none)
 
 
