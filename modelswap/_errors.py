@@ -12,7 +12,8 @@ provider errors come from the model endpoint, and only the ``TransientError`` fa
     └── ProviderError               the endpoint failed (CLI exit code 1)
         ├── TransientError          worth retrying: 5xx, dropped connections
         │   ├── RateLimitedError    429 (carries ``retry_after`` in seconds when the server said)
-        │   └── ProviderTimeoutError
+        │   ├── ProviderTimeoutError
+        │   └── EndpointUnreachableError  nothing listens at the base URL (a batch stops on it, resumable)
         ├── RequestRejectedError    any other 4xx: the request itself is wrong
         │   └── AuthenticationError 401 or 403
         └── BadResponseError        the body is not what the protocol promises
@@ -30,6 +31,7 @@ __all__ = [
     "AuthenticationError",
     "BadResponseError",
     "ConfigError",
+    "EndpointUnreachableError",
     "MissingCredentialsError",
     "ModelSwapError",
     "ProviderError",
@@ -141,6 +143,11 @@ class RateLimitedError(TransientError):
 
 class ProviderTimeoutError(TransientError):
     """The endpoint did not answer in time."""
+
+
+class EndpointUnreachableError(TransientError):
+    """Nothing accepted the connection at the endpoint: the server is down, not busy. Retried like any transient
+    failure; a batch that still meets it after the retries stops there instead of failing every later record."""
 
 
 class RequestRejectedError(ProviderError):

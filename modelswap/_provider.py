@@ -23,6 +23,7 @@ from ._errors import (
     AuthenticationError,
     BadResponseError,
     ConfigError,
+    EndpointUnreachableError,
     ProviderError,
     ProviderTimeoutError,
     RateLimitedError,
@@ -497,7 +498,7 @@ class Provider:
                 provider=name,
             )
         if isinstance(exc, httpx.ConnectError):
-            return TransientError(
+            return EndpointUnreachableError(
                 f"{name}: cannot connect to {url} ({redact(str(exc)) or type(exc).__name__}). "
                 "Is the server running and the base_url right?"
                 + (" For the local model, start it with `modelswap serve-local`." if _is_loopback(url) else ""),

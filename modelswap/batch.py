@@ -12,7 +12,10 @@ Input is JSONL or CSV. Each record has an ``id`` and either a ``prompt`` (a stri
 or fields that fill ``template`` (``str.format`` syntax: ``"Classify: {text}"``). Output lines hold ``id``,
 ``text``, ``finish_reason``, ``input_tokens``, ``output_tokens``, ``cost``, ``latency_s``, ``model``,
 ``model_id``, ``provider`` and ``error`` (None, or ``{"type", "message"}`` when the provider failed for that
-record after its retries). A configuration error stops the batch instead: every record would fail the same way.
+record after its retries). Two failures stop the batch instead of being written, since every later record would
+fail the same way: a configuration error, and an endpoint that nothing answers at any more (the server died).
+Every line before the first such record is written, none after it, so rerunning the same command once the
+server is back resumes exactly there.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from ._errors import ConfigError, ModelSwapError
+from ._errors import ConfigError, EndpointUnreachableError, ModelSwapError
 
 __all__ = [
     "BatchRecord",
@@ -293,6 +296,8 @@ async def process_records(
     ready: dict[int, bytes] = {}
     next_to_write = 0
     fatal: list[BaseException] = []
+    # The first record the endpoint could not be reached for, after its retries: lines stop before it.
+    down: list[tuple[int, BatchRecord, EndpointUnreachableError]] = []
     last_flush = time.monotonic()
     pending: set[asyncio.Task[None]] = set()
 
@@ -300,7 +305,8 @@ async def process_records(
 
     def write_ready() -> None:
         nonlocal next_to_write, last_flush
-        while next_to_write in ready:
+        stop = down[0][0] if down else None
+        while next_to_write in ready and next_to_write != stop:
             handle.write(ready.pop(next_to_write))
             next_to_write += 1
             window.release()
@@ -319,6 +325,14 @@ async def process_records(
         except ConfigError as exc:
             fatal.append(exc)
             ready[index] = b""  # never written: the batch stops
+            window.release()  # wake the reader if it waits for room, so it sees the stop
+            return
+        except EndpointUnreachableError as exc:
+            if not down or index < down[0][0]:
+                down[:] = [(index, record, exc)]
+            ready[index] = b""
+            write_ready()
+            window.release()
             return
         except ModelSwapError as exc:
             summary.failed += 1
@@ -335,9 +349,11 @@ async def process_records(
 
     try:
         for index, record in enumerate(records):
-            if fatal:
+            if fatal or down:
                 break
             await window.acquire()
+            if fatal or down:
+                break
             summary.records += 1
             task = asyncio.ensure_future(answer(index, record))
             pending.add(task)
@@ -347,6 +363,15 @@ async def process_records(
         if fatal:
             raise fatal[0]
         write_ready()
+        if down:
+            index, record, exc = down[0]
+            written = summary.skipped + next_to_write
+            raise EndpointUnreachableError(
+                f"{exc} The batch stopped at record {written + 1} (id {record.id!r}): {written:,} lines are in "
+                f"{output}, none after it. Once the server answers again, rerun the same command: it resumes at "
+                f"id {record.id!r}.",
+                provider=exc.provider,
+            )
     finally:
         for task in pending:
             task.cancel()

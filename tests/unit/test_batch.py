@@ -199,3 +199,40 @@ def test_cli_retry_errors_flag(tmp_path, monkeypatch, capsys):
         assert sum(server.counts.values()) == 1
     assert "1 asked again" in capsys.readouterr().out
     assert json.loads(out.read_text().splitlines()[4])["text"] == "echo:say r4"
+
+
+def test_a_server_that_goes_away_stops_the_batch_and_a_rerun_resumes_exactly_there(tmp_path):
+    """Once nothing answers, the batch writes every line before the first unreachable record and none after it,
+    instead of failing the rest of the input; the same command resumes there when the server is back."""
+    from modelswap import EndpointUnreachableError
+
+    source, out = _write_jsonl(tmp_path / "in.jsonl", 300), tmp_path / "out.jsonl"
+    answer = _answering()
+    served = {"n": 0}
+
+    async def dies_after_100(request: httpx.Request) -> httpx.Response:
+        served["n"] += 1
+        if served["n"] > 100:
+            raise httpx.ConnectError("All connection attempts failed", request=request)
+        return await answer(request)
+
+    with pytest.raises(EndpointUnreachableError, match=r"The batch stopped at record \d+ \(id 'r\d+'\).*rerun the same command"):
+        run_batch(source, out, client=_client(dies_after_100), concurrency=8)
+    written = _ids(out)
+    assert 90 <= len(written) <= 100 and written == [f"r{i}" for i in range(len(written))]
+    assert all(json.loads(line)["error"] is None for line in out.read_text().splitlines())
+
+    summary = run_batch(source, out, client=_client(), concurrency=8)  # the server is back
+    assert _ids(out) == [f"r{i}" for i in range(300)]
+    assert (summary.skipped, summary.succeeded, summary.failed) == (len(written), 300 - len(written), 0)
+
+
+def test_the_cli_says_where_a_dead_server_stopped_the_batch(tmp_path, capsys):
+    source, out = _write_jsonl(tmp_path / "in.jsonl", 5), tmp_path / "out.jsonl"
+    config = tmp_path / "c.yaml"
+    # Port 9 (discard) on loopback: nothing listens, so every connection is refused at once.
+    config.write_text(CONFIG.replace("http://stub/v1", "http://127.0.0.1:9/v1"))
+    assert cli.main(["--config", str(config), "batch", str(source), str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot connect to http://127.0.0.1:9/v1" in err and "stopped at record 1 (id 'r0')" in err
+    assert "Traceback" not in err and out.read_text() == ""
