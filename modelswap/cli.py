@@ -174,10 +174,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     mage_render.add_argument("--out", default=".", metavar="DIR", help="the Mage project root (default: .)")
 
-    serve = commands.add_parser("serve-local", help="serve the local Gemma model with llama.cpp on 127.0.0.1")
-    from ._presets import LOCAL_PORT
+    serve = commands.add_parser(
+        "serve-local", help="serve the local models (Gemma 3 270M, SmolLM2-135M-Instruct) with llama.cpp on 127.0.0.1"
+    )
+    from ._presets import LOCAL_PORT, SMOLLM2_PORT
 
-    serve.add_argument("--port", type=int, default=LOCAL_PORT, help=f"port (default {LOCAL_PORT})")
+    serve.add_argument("--model", choices=["gemma", "smollm2", "both"], default="both",
+                       help="which model to serve (default both: what the built-in config's aliases point at)")
+    serve.add_argument("--port", type=int, default=LOCAL_PORT, help=f"Gemma's port (default {LOCAL_PORT})")
+    serve.add_argument("--smollm2-port", type=int, default=SMOLLM2_PORT,
+                       help=f"SmolLM2's port (default {SMOLLM2_PORT})")
     serve.add_argument("--ctx-size", type=int, default=4096, help="context tokens per parallel slot (default 4096)")
     serve.add_argument("--parallel", type=int, default=4, help="parallel request slots (default 4)")
     return parser
@@ -616,7 +622,9 @@ def _mage(args: argparse.Namespace) -> int:
 def _serve_local(args: argparse.Namespace) -> int:
     from .local import serve_local
 
-    return serve_local(args.port, ctx_size=args.ctx_size, parallel=args.parallel)
+    models = ["gemma", "smollm2"] if args.model == "both" else [args.model]
+    return serve_local(models=models, ports={"gemma": args.port, "smollm2": args.smollm2_port},
+                       ctx_size=args.ctx_size, parallel=args.parallel)
 
 
 _COMMANDS = {

