@@ -9,8 +9,9 @@
    Target: modelswap's throughput at least 0.85x the raw loop's.
 2. Peak memory (``bench/maxrss.py``: the kernel's high-water mark of the child) of ``modelswap batch`` over
    inputs of growing size. Target: flat within 10% from 10,000 to 1,000,000 records.
-3. With ``--local``: the same pair against the real llama.cpp server with ``--parallel`` slots, the raw loop
-   posting to ``/completion`` as the ``completion`` kind does. Target: at least 0.95x.
+3. With ``--local``: the same pair against each real local model (``--local-models gemma,smollm2``) on its own
+   llama.cpp server with ``--parallel`` slots: Gemma through ``/completion`` as the ``completion`` kind posts,
+   SmolLM2 through ``/v1/chat/completions`` as the ``openai`` kind does. Target: at least 0.95x on each.
 
 Results: a markdown table on stdout, JSON in bench/results/.
 """
@@ -119,21 +120,33 @@ def memory(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def local(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+# Per family: how modelswap reaches it (kind and alias) and what the raw loop posts to.
+_LOCAL = {
+    "gemma": ("completion", "profile: llamacpp", "gemma-3-270m", "prompt_format: plain", "/completion", "llamacpp"),
+    "smollm2": ("openai", "", "smollm2-135m-instruct", "", "/v1/chat/completions", "openai"),
+}
+
+
+def local(args: argparse.Namespace, tmp: Path, model: str) -> dict[str, Any]:
+    """One real model: `modelswap batch` and the raw loop against the same llama.cpp server, in turns."""
     from modelswap.local import LocalServer, free_port
 
+    kind, profile, model_id, fmt, path, raw_kind = _LOCAL[model]
     source, out, config = tmp / "local.jsonl", tmp / "local.out.jsonl", tmp / "local.yaml"
     write_input(source, args.local_records, few_shot=True)
-    with LocalServer(port=free_port(), parallel=args.parallel, ctx_size=512 * args.parallel) as server:
+    with LocalServer(port=free_port(), model=model, parallel=args.parallel, ctx_size=512) as server:
+        base = server.root_url if kind == "completion" else server.base_url
         config.write_text(
-            f"default: g\nproviders:\n  l: {{kind: completion, profile: llamacpp, base_url: '{server.root_url}',"
+            f"default: g\nproviders:\n  l: {{kind: {kind}, {profile + ', ' if profile else ''}base_url: '{base}',"
             f" api_key_required: false, max_concurrency: {args.parallel}}}\n"
-            "models:\n  g: {provider: l, model_id: gemma-3-270m, prompt_format: plain, params: {max_tokens: 2, temperature: 0}}\n"
+            f"models:\n  g: {{provider: l, model_id: {model_id}, {fmt + ', ' if fmt else ''}"
+            f"params: {{max_tokens: {args.max_tokens}, temperature: 0}}}}\n"
         )
         modelswap_argv = [sys.executable, "-m", "modelswap", "--config", str(config), "batch", str(source), str(out),
                           "--concurrency", str(args.parallel), "-q"]
-        raw_argv = [sys.executable, str(HERE / "raw_batch_loop.py"), str(source), str(out), f"{server.root_url}/completion",
-                    "--concurrency", str(args.parallel), "--kind", "llamacpp", "--max-tokens", "2", "--temperature", "0"]
+        raw_argv = [sys.executable, str(HERE / "raw_batch_loop.py"), str(source), str(out), f"{server.root_url}{path}",
+                    "--concurrency", str(args.parallel), "--kind", raw_kind, "--model", model_id,
+                    "--max-tokens", str(args.max_tokens), "--temperature", "0"]
         timed(raw_argv)  # warm the server's caches for both
         return pair(args.local_records, args.rounds, modelswap_argv, raw_argv, out)
 
@@ -145,6 +158,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory", type=lambda s: [int(x) for x in s.split(",") if x], default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--local", action="store_true", help="also compare against the real llama.cpp server")
+    parser.add_argument("--local-models", default="gemma,smollm2", help="which local models (default both)")
+    parser.add_argument("--max-tokens", type=int, default=2, help="tokens generated per record on a local model")
     parser.add_argument("--local-records", type=int, default=300)
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--skip-stub", action="store_true", help="only the --local comparison and --memory")
@@ -161,9 +176,10 @@ def main() -> None:
                 row = stub[name]
                 print(f"| {name} | {row['median_wall_s']:.2f} | {row['records_per_s']:,.0f} | {', '.join(map(str, row['wall_s']))} |")
             print(f"\nmodelswap / raw throughput: **{stub['ratio']:.2f}x** (target >= 0.85x)")
-        if args.local:
-            results["local"] = loc = local(args, tmp)
-            print(f"\n### llama.cpp server, {args.local_records} records, {args.parallel} slots\n")
+        for model in args.local_models.split(",") if args.local else ():
+            results[f"local-{model}"] = loc = local(args, tmp, model)
+            print(f"\n### llama.cpp server, {model}, {args.local_records} records, {args.parallel} slots, "
+                  f"{args.max_tokens} tokens out\n")
             print("| contender | median wall (s) | records/s | runs (s) |\n|---|---:|---:|---|")
             for name in ("raw asyncio+httpx", "modelswap batch"):
                 row = loc[name]

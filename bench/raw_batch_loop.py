@@ -40,6 +40,8 @@ async def main() -> None:
                         body = {"model": args.model, "messages": [{"role": "user", "content": record["prompt"]}]}
                         if args.max_tokens:
                             body["max_tokens"] = args.max_tokens
+                        if args.temperature is not None:
+                            body["temperature"] = args.temperature
                     else:
                         body = {"prompt": record["prompt"], "n_predict": args.max_tokens or 16}
                         if args.temperature is not None:
