@@ -119,9 +119,13 @@ def _facts(config: Config | str | os.PathLike[str] | None) -> _Facts:
     raw_providers = config.raw.get("providers") or {}
     source = config.source if config.source.startswith("<") else Path(config.source).name
     default = config.default
-    # llm_call speaks OpenAI's protocol only: the default model if it is an OpenAI-compatible one, else the
-    # first such alias (sorted, so the output is stable), with a base URL that needs no environment.
-    candidates = ([default] if default in config.models else []) + sorted(config.models)
+    # llm_call speaks OpenAI's protocol only: the default model if it is an OpenAI-compatible one, else an alias
+    # of the same model (its chat endpoint: gemma-raw -> gemma-chat), else the first such alias (sorted, so the
+    # output is stable); always with a base URL that needs no environment. Falling back to another model
+    # would quietly swap the family the flow runs on.
+    same_model = sorted(a for a in config.models
+                        if default in config.models and config.models[a].model_id == config.models[default].model_id)
+    candidates = ([default] if default in config.models else []) + same_model + sorted(config.models)
     wire_model_id = wire_endpoint = None
     for alias in candidates:
         spec = config.models[alias]
