@@ -1,7 +1,7 @@
 """Load, validate and resolve the provider config.
 
 Where the config comes from, first match wins: an explicit path (``--config``), ``$MODELSWAP_CONFIG``,
-``./modelswap.yaml``, then the built-in default (the local Gemma model).
+``./modelswap.yaml``, then the built-in default (the two local models, Gemma 3 270M and SmolLM2-135M).
 
 Which model a call uses, first match wins: the explicit ``model=`` argument, then the environment
 (``MODEL_PROVIDER`` + ``MODEL_ID``, or ``MODELSWAP_MODEL``), then the config's ``default``. When the model
