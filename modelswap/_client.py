@@ -7,6 +7,7 @@ from typing import Any, AsyncIterator, Iterator, Mapping, Sequence
 
 from ._config import Config, ModelSpec, ProviderSpec, load_config
 from ._errors import BadResponseError, ConfigError, ModelSwapError, StructuredOutputError
+from ._observers import observers_from_environment
 from ._structured import check, instruction, repair_turns
 from ._types import Completion
 from .hookspecs import InBandError, Message, Parsed
@@ -24,8 +25,10 @@ class Client:
         config: a :class:`Config`, a path to a YAML file, or None to find one (``$MODELSWAP_CONFIG``,
             ``./modelswap.yaml``, then the built-in default).
         transport: an ``httpx`` transport used for every provider; the test seam (``httpx.MockTransport``).
-        recorder: a :class:`modelswap.shadow.TrafficRecorder` that samples calls for shadow replay (default: one
-            from ``$MODELSWAP_RECORD``, else none).
+        recorder: an observer of every call (:class:`modelswap.hookspecs.CallObserver`), such as a
+            :class:`modelswap.shadow.TrafficRecorder` sampling calls for shadow replay. Default: whatever the
+            registered observer factories find in the environment (``$MODELSWAP_RECORD``; see
+            :mod:`modelswap._observers`), usually none.
 
     Example:
         >>> import modelswap
@@ -39,11 +42,7 @@ class Client:
         self._config = config if isinstance(config, Config) else None
         self._config_path = None if isinstance(config, Config) else config
         self._transport = transport
-        if recorder is None and os.environ.get("MODELSWAP_RECORD"):
-            from .shadow import recorder_from_env
-
-            recorder = recorder_from_env()
-        self._recorder = recorder
+        self._observers = [recorder] if recorder is not None else observers_from_environment()
         self._providers: dict[ProviderSpec, Any] = {}
         self._lock = threading.Lock()
 
@@ -177,11 +176,11 @@ class Client:
                 completion = self._finish(spec, provider, response, attempts + more, started)
                 completion.data = _checked(spec, completion.text, schema)
         except ModelSwapError as exc:
-            if self._recorder is not None:
-                self._recorder.record(spec, messages, params, error=exc, latency_s=time.perf_counter() - started)
+            for observer in self._observers:
+                observer.record(spec, messages, params, error=exc, latency_s=time.perf_counter() - started)
             raise
-        if self._recorder is not None:
-            self._recorder.record(spec, messages, params, completion)
+        for observer in self._observers:
+            observer.record(spec, messages, params, completion)
         return completion
 
     async def acomplete(
@@ -213,11 +212,11 @@ class Client:
                 completion = self._finish(spec, provider, response, attempts + more, started)
                 completion.data = _checked(spec, completion.text, schema)
         except ModelSwapError as exc:
-            if self._recorder is not None:
-                self._recorder.record(spec, messages, params, error=exc, latency_s=time.perf_counter() - started)
+            for observer in self._observers:
+                observer.record(spec, messages, params, error=exc, latency_s=time.perf_counter() - started)
             raise
-        if self._recorder is not None:
-            self._recorder.record(spec, messages, params, completion)
+        for observer in self._observers:
+            observer.record(spec, messages, params, completion)
         return completion
 
     def stream(

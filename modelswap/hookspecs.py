@@ -1,4 +1,4 @@
-"""The whole provider plugin API.
+"""The whole plugin API: provider kinds, and observers of calls.
 
 A provider *kind* is a wire protocol (``openai``, ``anthropic``, ...). A plugin supplies one class that
 implements :class:`Adapter` and registers it under the entry-point group ``modelswap.providers``::
@@ -9,6 +9,13 @@ implements :class:`Adapter` and registers it under the entry-point group ``model
 The adapter only translates: modelswap's provider layer owns the base URL, the key, the pooled HTTP client,
 timeouts, retries and limits, so every kind gets them the same way. Built-in kinds live in
 ``modelswap.plugins`` and are registered through the same entry-point group; they load lazily, on first use.
+
+A plugin may also watch every call a :class:`~modelswap.Client` makes: register a factory (no arguments, returns
+a :class:`CallObserver` or None) under ``modelswap.observers``. Shadow recording (``$MODELSWAP_RECORD``) is
+the built-in one::
+
+    [project.entry-points."modelswap.observers"]
+    shadow-record = "modelswap.shadow:recorder_from_env"
 """
 
 from __future__ import annotations
@@ -18,9 +25,20 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, NamedTuple, Protocol
 if TYPE_CHECKING:
     from ._config import ModelSpec
 
-__all__ = ["Adapter", "ENTRY_POINT_GROUP", "ErrorInfo", "InBandError", "Message", "Parsed", "StreamDecoder"]
+__all__ = [
+    "Adapter",
+    "CallObserver",
+    "ENTRY_POINT_GROUP",
+    "ErrorInfo",
+    "InBandError",
+    "Message",
+    "OBSERVER_GROUP",
+    "Parsed",
+    "StreamDecoder",
+]
 
 ENTRY_POINT_GROUP = "modelswap.providers"
+OBSERVER_GROUP = "modelswap.observers"
 
 # {"role": "system" | "user" | "assistant", "content": str}
 Message = Mapping[str, Any]
@@ -125,3 +143,19 @@ class Adapter(Protocol):
     def stream_decoder(self) -> StreamDecoder:
         """A fresh decoder for one streamed response."""
         ...
+
+
+class CallObserver(Protocol):
+    """Told about every finished call of a client: the completion, or the error after the retries. Must be quick
+    and thread-safe (calls finish on many threads and event loops), and must not raise."""
+
+    def record(
+        self,
+        spec: ModelSpec,
+        messages: Any,
+        params: Mapping[str, Any],
+        completion: Any = None,
+        *,
+        error: BaseException | None = None,
+        latency_s: float | None = None,
+    ) -> None: ...
