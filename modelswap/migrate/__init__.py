@@ -27,8 +27,8 @@ from ._cost import (
     Workload,
     compute_cost,
     load_cost_inputs,
-    run_cost,
 )
+from ._cost_cli import run_cost
 from ._inventory import (
     ENV_WEIGHTS,
     URGENCY_WEIGHTS,

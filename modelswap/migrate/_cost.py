@@ -34,12 +34,10 @@ required; and someone is on call for inference. Each condition is reported with 
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .._errors import ConfigError
 from ._common import YamlDoc, fmt_money, fmt_tokens, load_yaml
@@ -54,7 +52,6 @@ __all__ = [
     "Workload",
     "compute_cost",
     "load_cost_inputs",
-    "run_cost",
 ]
 
 _MAX_STEPS = 1_000_000
@@ -512,39 +509,3 @@ def format_table(r: CostResult) -> str:
     for c in r.conditions:
         lines.append(f"  {'PASS' if c['passed'] else 'FAIL'}  {c['name']:<33} {c['detail']}")
     return "\n".join(lines)
-
-
-def run_cost(path: str | Path, fmt: str = "table", chart: str | Path | None = None, out: TextIO | None = None,
-             err: TextIO | None = None) -> int:
-    """``modelswap cost FILE [--format table|json] [--chart OUT.svg]``. Exit 0, or 2 for bad input."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        if fmt not in ("table", "json"):
-            raise ConfigError(f"--format {fmt!r}: use table or json.", field="--format")
-        result = compute_cost(load_cost_inputs(path))
-        chart_path = None
-        if chart:
-            from ._chart import cost_chart_svg
-
-            chart_path = Path(chart)
-            try:
-                if chart_path.parent and not chart_path.parent.exists():
-                    chart_path.parent.mkdir(parents=True, exist_ok=True)
-                chart_path.write_text(cost_chart_svg(result), encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"--chart {chart}: cannot write the chart ({exc.strerror or exc}).",
-                                  file=str(chart), field="--chart") from None
-    except ConfigError as exc:
-        print(f"error: {exc}", file=err)
-        return 2
-    if fmt == "json":
-        data = result.to_dict()
-        if chart_path is not None:
-            data["chart"] = str(chart_path)
-        print(json.dumps(data, indent=2), file=out)
-    else:
-        print(format_table(result), file=out)
-        if chart_path is not None:
-            print(f"\nchart: {chart_path}", file=out)
-    return 0

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._html import render_html
 from ._markdown import render_markdown
-from ._report import build_report, dumps_report, write_reports
+from ._files import write_reports
+from ._report import build_report, dumps_report
 from ._stats import bootstrap_ci, mcnemar_exact, paired_bootstrap_ci, percentile, summary
 from ._verdict import THRESHOLD_DEFAULTS, Verdict, decide, normalize_thresholds
 

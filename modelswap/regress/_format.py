@@ -1,8 +1,10 @@
-"""Number formatting shared by the verdict sentences, report.md and report.html."""
+"""Numbers and orderings shared by the report builder, the verdict sentences, report.md and report.html."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 MINUS = "\u2212"  # typographic minus: "−51.5 points"
 
@@ -115,3 +117,29 @@ def check_threshold(name: str, value: float | None) -> str:
     if name == "sample_size":
         return f"\u2265 {int(value):,} cases"
     return str(value)
+
+
+def nice_step(span: float, target: int) -> float:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) that cuts ``span`` into about ``target`` parts."""
+    if span <= 0:
+        return 1.0
+    raw = span / target
+    power = 10.0 ** math.floor(math.log10(raw))
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if raw <= m * power:
+            return m * power
+    return 10.0 * power  # pragma: no cover
+
+
+def _severity(case: Mapping[str, Any]) -> tuple[float, float]:
+    b, c = case["baseline"], case["candidate"]
+    return ((b["pass_rate"] - c["pass_rate"]), ((b["score"] or 0.0) - (c["score"] or 0.0)))
+
+
+def ordered_changes(report: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(regressed, fixed) cases, the biggest change first (pass-rate drop, then score drop), else suite order."""
+    regressed = [c for c in report["cases"] if c["changed"] == "regressed"]
+    fixed = [c for c in report["cases"] if c["changed"] == "fixed"]
+    regressed.sort(key=lambda c: tuple(-x for x in _severity(c)))
+    fixed.sort(key=_severity)
+    return regressed, fixed

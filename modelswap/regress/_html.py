@@ -192,7 +192,7 @@ def _latency_svg(report: Mapping[str, Any]) -> str:
     )
     parts = [_svg_open(width, height, label)]
     peak = max([1, *hist["baseline"], *hist["candidate"]])
-    from ._report import nice_step
+    from ._format import nice_step
 
     tick_step = nice_step(upper, 6)
     ticks = []
@@ -349,7 +349,7 @@ def _cases_table(cases: Sequence[Mapping[str, Any]], caption: str) -> str:
 
 
 def render_html(report: Mapping[str, Any]) -> str:
-    from ._report import ordered_changes
+    from ._format import ordered_changes
 
     verdict = report["verdict"]
     models = report["models"]

@@ -84,7 +84,7 @@ def _case_rows(cases: list[Mapping[str, Any]]) -> list[str]:
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
-    from ._report import ordered_changes
+    from ._format import ordered_changes
 
     verdict = report["verdict"]
     models = report["models"]

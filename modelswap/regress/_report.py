@@ -1,7 +1,8 @@
 """The regression report: per-model metrics, the paired comparison, the verdict and every case.
 
 ``build_report`` turns the runner's results (one dict per model role, case and repeat) into one
-JSON-serialisable dict; ``write_reports`` writes it as ``report.json``, ``report.md`` and ``report.html``.
+JSON-serialisable dict and ``dumps_report`` is its ``report.json`` text; the renderers (``_markdown``, ``_html``)
+take the finished dict, and ``_files.write_reports`` writes all three.
 
 Definitions (the same in all three files):
 
@@ -24,20 +25,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from itertools import chain
-from pathlib import Path
 from typing import Any
 
 from .._redact import redact
 from . import _stats
-from ._format import finite
+from ._format import finite, nice_step
 from ._verdict import decide, normalize_thresholds
 
-__all__ = ["build_report", "dumps_report", "write_reports"]
+__all__ = ["build_report", "dumps_report"]
 
 _ROLES = ("baseline", "candidate")
 
@@ -215,18 +214,6 @@ def _side(runs: list[Mapping[str, Any]]) -> tuple[dict[str, Any], tuple[float, .
     return entry, passes, latencies, majority
 
 
-def nice_step(span: float, target: int) -> float:
-    """A round step (1, 2, 2.5 or 5 times a power of ten) that cuts ``span`` into about ``target`` parts."""
-    if span <= 0:
-        return 1.0
-    raw = span / target
-    power = 10.0 ** math.floor(math.log10(raw))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if raw <= m * power:
-            return m * power
-    return 10.0 * power  # pragma: no cover
-
-
 def _latency_histogram(
     base: list[float], cand: list[float], sla: float | None, bins: int = 40
 ) -> dict[str, Any] | None:
@@ -267,11 +254,6 @@ def _latency_histogram(
         "candidate": cc,
         "overflow": {"baseline": ob, "candidate": oc},
     }
-
-
-def _severity(case: Mapping[str, Any]) -> tuple[float, float]:
-    b, c = case["baseline"], case["candidate"]
-    return ((b["pass_rate"] - c["pass_rate"]), ((b["score"] or 0.0) - (c["score"] or 0.0)))
 
 
 def build_report(
@@ -457,15 +439,6 @@ def build_report(
     }
 
 
-def ordered_changes(report: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(regressed, fixed) cases, the biggest change first (pass-rate drop, then score drop), else suite order."""
-    regressed = [c for c in report["cases"] if c["changed"] == "regressed"]
-    fixed = [c for c in report["cases"] if c["changed"] == "fixed"]
-    regressed.sort(key=lambda c: tuple(-x for x in _severity(c)))
-    fixed.sort(key=_severity)
-    return regressed, fixed
-
-
 def dumps_report(report: Mapping[str, Any]) -> str:
     """``report.json``'s text: indented, with one line per case (diffable, and fast for 10,000 cases)."""
     head = {k: v for k, v in report.items() if k != "cases"}
@@ -476,33 +449,3 @@ def dumps_report(report: Mapping[str, Any]) -> str:
     lines = ",\n".join("    " + dumps(case) for case in report["cases"])
     body = f'  "cases": [\n{lines}\n  ]' if lines else '  "cases": []'
     return (text[:-2] + ",\n" if head else "{\n") + body + "\n}\n"
-
-
-def _write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a report (permissions follow the
-    umask, as for any file the user writes)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def write_reports(report: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write ``report.json``, ``report.md`` and ``report.html`` into ``out_dir`` (created if missing)."""
-    from ._html import render_html
-    from ._markdown import render_markdown
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
-    _write(paths["json"], dumps_report(report))
-    _write(paths["md"], render_markdown(report))
-    _write(paths["html"], render_html(report))
-    return paths

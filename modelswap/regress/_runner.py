@@ -187,7 +187,8 @@ def compare(
     ``config``, ``concurrency``, ``judge``, ``progress``). The pre-flight checks, when given, are part of the
     reports. With ``out_dir``, the report's ``files`` names report.json, report.md and report.html.
     """
-    from ._report import build_report, write_reports
+    from ._files import write_reports
+    from ._report import build_report
 
     results = run_regression(suite, baseline, candidate, repeat=repeat, out_dir=out_dir, **run_options)
     report = build_report(
