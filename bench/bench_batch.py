@@ -19,6 +19,7 @@ Results: a markdown table on stdout, JSON in bench/results/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +82,7 @@ def pair(records: int, rounds: int, modelswap_argv: list[str], raw_argv: list[st
 def stub_throughput(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     source, out, config = tmp / "in.jsonl", tmp / "out.jsonl", tmp / "modelswap.yaml"
     write_input(source, args.records)
-    with running_stub() as base_url:
+    with running_stub(latency_ms=args.stub_latency_ms) as base_url, busy(args.load):
         config.write_text(
             f"default: stub\nproviders:\n  stub: {{kind: openai, base_url: '{base_url}', api_key_required: false,"
             f" max_concurrency: {args.concurrency}}}\nmodels:\n  stub: {{provider: stub, model_id: stub-model}}\n"
@@ -90,6 +92,18 @@ def stub_throughput(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         raw_argv = [sys.executable, str(HERE / "raw_batch_loop.py"), str(source), str(out),
                     f"{base_url}/chat/completions", "--concurrency", str(args.concurrency)]
         return pair(args.records, args.rounds, modelswap_argv, raw_argv, out)
+
+
+@contextlib.contextmanager
+def busy(workers: int) -> Iterator[None]:
+    """``workers`` processes spinning on the CPU for the duration: the machine busy with another job."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(workers)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def memory(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
@@ -155,6 +169,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--stub-latency-ms", type=float, default=0.0, help="the stub delays each answer (default 0)")
+    parser.add_argument("--load", type=int, default=0, help="CPU-spinning processes during the stub runs (default 0)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory", type=lambda s: [int(x) for x in s.split(",") if x], default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--local", action="store_true", help="also compare against the real llama.cpp server")
@@ -170,7 +186,8 @@ def main() -> None:
         tmp = Path(tmp_name)
         if not args.skip_stub:
             results["stub"] = stub = stub_throughput(args, tmp)
-            print(f"\n### Batch throughput, {args.records:,} records, concurrency {args.concurrency}, loopback stub\n")
+            print(f"\n### Batch throughput, {args.records:,} records, concurrency {args.concurrency}, loopback stub"
+                  f" answering after {args.stub_latency_ms:g} ms, {args.load} CPU-spinning processes beside\n")
             print("| contender | median wall (s) | records/s | runs (s) |\n|---|---:|---:|---|")
             for name in ("raw asyncio+httpx", "modelswap batch"):
                 row = stub[name]

@@ -11,7 +11,7 @@ reuses its keep-alive connection opens one in all).
 
 Run as its own process (the benchmarks do this through :func:`running_stub`)::
 
-    python bench/stub_server.py [--port 0] [--max-seconds 900] [--parent-pid PID]
+    python bench/stub_server.py [--port 0] [--max-seconds 900] [--parent-pid PID] [--latency-ms 0]
 
 It binds 127.0.0.1 only (port 0: a free port chosen by the kernel), prints ``PORT <n>`` on its first stdout
 line, and stops by itself after ``--max-seconds``, when the ``--parent-pid`` process is gone, or when its stdin
@@ -161,6 +161,8 @@ def _streamed(body: bytes, keep_alive: bool) -> bytes | None:
 
 
 _stats = {"connections": 0}
+# Seconds every answer waits before it is written (--latency-ms), as a real server's work would; 0: none.
+_latency = 0.0
 
 
 class StubProtocol(asyncio.Protocol):
@@ -210,10 +212,24 @@ class StubProtocol(asyncio.Protocol):
             streamed = _streamed(body, keep_alive) if ok and body is not None else None
             if streamed is None and parts[:2] == ["GET", "/_stats"]:
                 streamed = _response("200 OK", json.dumps(_stats).encode(), keep_alive)
-            self.transport.write(streamed if streamed is not None else _RESPONSES[(ok, keep_alive)])
+            answer = streamed if streamed is not None else _RESPONSES[(ok, keep_alive)]
+            if _latency > 0:
+                # One request at a time per connection (no pipelining), so delayed answers keep their order.
+                asyncio.get_running_loop().call_later(_latency, self._answer, answer, keep_alive)
+                if not keep_alive:
+                    return
+                continue
+            self.transport.write(answer)
             if not keep_alive:
                 self._close()
                 return
+
+    def _answer(self, answer: bytes, keep_alive: bool) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.transport.write(answer)
+        if not keep_alive:
+            self._close()
 
     def _close(self) -> None:
         if self.transport is not None:
@@ -276,17 +292,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 (default): a free port")
     parser.add_argument("--max-seconds", type=float, default=900.0, help="stop after this long (default 900)")
     parser.add_argument("--parent-pid", type=int, default=None, help="stop when this process is gone")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay every answer by this much (default 0)")
     args = parser.parse_args(argv)
+    global _latency
+    _latency = args.latency_ms / 1000.0
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.port, args.max_seconds, args.parent_pid))
 
 
 @contextlib.contextmanager
-def running_stub(max_seconds: float = 1800.0, python: str | None = None) -> Iterator[str]:
+def running_stub(max_seconds: float = 1800.0, python: str | None = None, latency_ms: float = 0.0) -> Iterator[str]:
     """Start the stub in a child process; yield its base URL (``http://127.0.0.1:PORT/v1``); stop it after."""
     proc = subprocess.Popen(
         [python or sys.executable, os.path.abspath(__file__), "--max-seconds", str(max_seconds),
-         "--parent-pid", str(os.getpid())],
+         "--parent-pid", str(os.getpid()), "--latency-ms", str(latency_ms)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -1,7 +1,8 @@
-"""Prefect flows: batch inference (and, as they land, regression, shadow, rollback and migration).
+"""Prefect flows: ``batch_inference`` (flows/batch.py); ``regression``, ``shadow`` and ``rollback_watch``
+(flows/safety.py); and ``migration``, the whole runbook from audit to cutover and rollback (flows/runbook.py).
 
 Installed as ``modelswap.flows``; needs the ``prefect`` extra (``pip install 'modelswap[prefect]'``). Each flow
-takes ``model: str | None = None``, the one parameter of a swap.
+takes the model as one parameter (``model``, or ``candidate``/``baseline`` where there are two), the swap.
 """
 
 from __future__ import annotations

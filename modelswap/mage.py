@@ -509,7 +509,7 @@ def check_drift(committed_dir: str | os.PathLike[str]) -> list[str]:
 
     Returns:
         One line per difference (a file missing, different, or not generated), empty when there is none. The
-        package's own top-level ``__init__.py`` and Python caches are not differences.
+        package's own top-level ``__init__.py`` and ``README.md`` and Python caches are not differences.
     """
     root = Path(committed_dir)
     expected = render_blocks()
@@ -523,7 +523,7 @@ def check_drift(committed_dir: str | os.PathLike[str]) -> list[str]:
     if root.is_dir():
         for path in sorted(root.rglob("*")):
             relative = path.relative_to(root).as_posix()
-            if not path.is_file() or relative == "__init__.py" or path.suffix == ".pyc":
+            if not path.is_file() or relative in ("__init__.py", "README.md") or path.suffix == ".pyc":
                 continue
             if _IGNORED_PARTS.intersection(path.relative_to(root).parts):
                 continue
