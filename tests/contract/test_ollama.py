@@ -166,17 +166,11 @@ def test_the_openai_style_mistake_comes_out_right(tmp_path: Path) -> None:
 
 # The official request examples, rebuilt through the client. The load/unload ones send no message at all: they
 # manage the server's memory, which is not a chat call.
-REQUESTS = sorted(EXAMPLES.glob("docs-*.request.json")) if EXAMPLES.is_dir() else []
+REQUESTS = sorted(p for p in EXAMPLES.glob("docs-*.request.json") if "load-a-model" not in p.name) if EXAMPLES.is_dir() else []
 _REVERSE = {"num_predict": "max_tokens", "temperature": "temperature", "top_p": "top_p", "stop": "stop", "seed": "seed"}
 
 
-def _request_param(path: Path) -> Any:
-    if "load-a-model" in path.name:
-        return pytest.param(path, id=path.name, marks=pytest.mark.skip(reason="model load/unload: no messages, not a chat call"))
-    return pytest.param(path, id=path.name)
-
-
-@pytest.mark.parametrize("example", [_request_param(p) for p in REQUESTS])
+@pytest.mark.parametrize("example", REQUESTS, ids=[p.name for p in REQUESTS])
 def test_official_request_examples_are_what_the_client_sends(example: Path, tmp_path: Path) -> None:
     official = json.loads(example.read_text())
     stream = official.get("stream", True)  # the examples that omit it stream: the server's default
@@ -200,18 +194,15 @@ def test_official_request_examples_are_what_the_client_sends(example: Path, tmp_
 
 
 # -- responses ------------------------------------------------------------------------------------------------
-def _response_param(path: Path) -> Any:
-    lines = _lines(path)
-    if lines[-1].get("done_reason") in ("load", "unload"):
-        return pytest.param(path, id=path.name, marks=pytest.mark.skip(reason="the reply to a model load/unload, not a chat answer"))
-    return pytest.param(path, id=path.name)
+# The error examples (a 404 body, an error line mid-stream) have tests of their own below; the replies to a model
+# load/unload are not chat answers.
+RESPONSES = [
+    p for p in sorted(EXAMPLES.glob("*.response.*"))
+    if not any("error" in line for line in _lines(p)) and _lines(p)[-1].get("done_reason") not in ("load", "unload")
+] if EXAMPLES.is_dir() else []
 
 
-# The error examples (a 404 body, an error line mid-stream) have tests of their own below.
-RESPONSES = [p for p in sorted(EXAMPLES.glob("*.response.*")) if not any("error" in line for line in _lines(p))] if EXAMPLES.is_dir() else []
-
-
-@pytest.mark.parametrize("example", [_response_param(p) for p in RESPONSES])
+@pytest.mark.parametrize("example", RESPONSES, ids=[p.name for p in RESPONSES])
 def test_response_examples_parse_to_the_reference(example: Path) -> None:
     expected = _normalized(example)
     assert expected["error"] is None
