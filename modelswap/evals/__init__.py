@@ -11,25 +11,22 @@ The regression runner sends every case to the baseline and the candidate model a
 
 See :mod:`modelswap.evals._suite` for the suite formats, :mod:`modelswap.evals._assertions` for the assertion
 types, and :func:`load_promptfoo` for what a promptfoo import keeps.
+
+Inside, each module imports only those listed before it: ``_values`` (small value helpers) and ``_types``
+(the data); ``_check`` (what a check takes and returns); the checks (``_json_checks``, ``_text_checks``,
+``_numeric_checks``, ``_similarity_checks``, ``_judge``); ``_assertions`` (the catalogue, validation, dispatch
+and grading); ``_suite`` (JSONL and YAML suites, and the case-building pieces other formats reuse);
+``_promptfoo`` (the promptfoo importer); ``_load`` (:func:`load_suite`, which picks the loader).
 """
 
 from __future__ import annotations
 
-from ._assertions import (
-    ASSERTION_TYPES,
-    Assertion,
-    AssertionResult,
-    CaseGrade,
-    Judge,
-    default_assertion,
-    evaluate,
-    grade,
-    parse_json_path,
-    parse_verdict,
-    rubric_prompt,
-)
+from ._assertions import ASSERTION_TYPES, default_assertion, evaluate, grade
+from ._json_checks import parse_json_path
+from ._judge import parse_verdict, rubric_prompt
+from ._load import load_suite
 from ._promptfoo import load_promptfoo
-from ._suite import Case, Suite, load_suite
+from ._types import Assertion, AssertionResult, Case, CaseGrade, Judge, Suite
 
 __all__ = [
     "ASSERTION_TYPES",

@@ -24,6 +24,10 @@ thresholds may need retuning), and ``equals`` trims whitespace. Types modelswap 
 test index, as are assertions with a ``transform``. A test left with no assertion is kept (its latency and
 errors still count) and reported.
 
+The importer is a translator only: it turns each promptfoo test into a modelswap case mapping and builds the
+cases with the suite loader's public pieces (:class:`~modelswap.evals._suite.CaseRules`,
+:func:`~modelswap.evals._suite.build_cases`), so every rule of a native suite applies to an imported one.
+
 Example:
     >>> suite, notes = load_promptfoo("tests/unit/evals/data/promptfoo/promptfooconfig.yaml")  # doctest: +SKIP
     >>> notes[0]                                                                               # doctest: +SKIP
@@ -42,21 +46,20 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from .._errors import ConfigError
-from ._assertions import ASSERTION_TYPES, _SpecProblem, _split_commas, parse_assertion
+from ._assertions import ASSERTION_TYPES, parse_assertion
+from ._check import AssertionSpecError
 from ._suite import (
-    Suite,
-    _build_case,
-    _Context,
-    _defaults,
-    _finish,
-    _Loc,
-    _messages,
-    _parts,
-    _suite_template,
+    CaseRules,
+    Location,
+    build_cases,
+    compile_template,
+    parse_messages,
     parse_yaml,
     read_text,
     resolve_ref,
 )
+from ._types import Suite
+from ._values import split_commas
 
 __all__ = ["load_promptfoo"]
 
@@ -115,7 +118,7 @@ def load_promptfoo(path: str | os.PathLike[str]) -> tuple[Suite, list[str]]:
         raise ConfigError(f"{path}: promptfoo config not found. Check the path.", file=str(path))
     source = str(path)
     root, data = parse_yaml(read_text(path), source)
-    loc = _Loc(source, root)
+    loc = Location(source, root)
     if not isinstance(data, Mapping):
         raise loc.error("a promptfoo config is a mapping with `prompts` and `tests`.")
     notes: list[str] = []
@@ -134,11 +137,11 @@ def load_promptfoo(path: str | os.PathLike[str]) -> tuple[Suite, list[str]]:
         notes.append(f"providers: ignored ({count} listed); the regression run compares the models it is given")
 
     template = _first_prompt(data.get("prompts"), loc, base, notes)
-    ctx = _Context(
+    rules = CaseRules(
         source=source,
-        template=_suite_template(template, loc, "prompts", style="nunjucks"),
+        template=compile_template(template, loc, "prompts", style="nunjucks"),
         allow_no_asserts=True,
-        force_style="nunjucks",
+        template_style="nunjucks",
     )
     default_test = data.get("defaultTest")
     if default_test is not None:
@@ -147,39 +150,23 @@ def load_promptfoo(path: str | os.PathLike[str]) -> tuple[Suite, list[str]]:
             if not target.is_file():
                 raise loc.error(f"{default_test} not found (looked for {target}).", "defaultTest")
             sub_root, default_test = parse_yaml(read_text(target), str(target))
-            default_loc = _Loc(str(target), sub_root)
+            default_loc = Location(str(target), sub_root)
         else:
             default_loc = loc.at("defaultTest")
         if not isinstance(default_test, Mapping):
             raise loc.error("`defaultTest` must be a mapping with vars and assert.", "defaultTest")
         mapped = _map_test(dict(default_test), "defaultTest", base, default_loc, notes)
-        _defaults({k: mapped[k] for k in ("vars", "assert", "threshold") if k in mapped}, default_loc, ctx, "defaultTest")
+        rules.add_defaults({k: mapped[k] for k in ("vars", "assert", "threshold") if k in mapped}, default_loc, "defaultTest")
 
     tests = list(_tests(data.get("tests"), loc, base))
     if not tests:
         raise loc.error("the config has no tests. Add a `tests:` list.", "tests")
-    built = []
-    for index, (raw, test_loc, where) in enumerate(tests):
-        label = f"tests[{index}]"
-        if not isinstance(raw, Mapping):
-            raise test_loc.error(f"a test must be a mapping with vars and assert, not {type(raw).__name__}.")
-        test_notes: list[str] = []
-        test = _map_test(dict(raw), label, base, test_loc, test_notes)
-        if not test.get("assert") and not ctx.default_asserts:
-            what = "no assertion left after mapping" if raw.get("assert") else "no assertions"
-            test_notes.append(f"{label}: {what}; the case is kept and counts for latency and errors only")
-        # Tests read from files also say where they are.
-        notes.extend(f"{note} [{where}]" if where else note for note in test_notes)
-        combos = _expand(test.get("vars") or {})
-        for k, vars in enumerate(combos, 1):
-            case_raw = {**test, "vars": vars}
-            ident = f"test-{index + 1}" + (f".{k}" if len(combos) > 1 else "")
-            built.append((_build_case(case_raw, test_loc, ctx, auto_id=ident), test_loc))
+    cases = build_cases(_case_rows(tests, rules, base, notes), rules)
 
     name = data.get("description") if isinstance(data.get("description"), str) else None
     suite = Suite(
         name=name or path.parent.resolve().name or path.stem,
-        cases=_finish(built, source),
+        cases=cases,
         source=source,
         description=name,
         template=template,
@@ -188,10 +175,32 @@ def load_promptfoo(path: str | os.PathLike[str]) -> tuple[Suite, list[str]]:
     return suite, notes
 
 
+def _case_rows(
+    tests: list[tuple[Any, Location, str | None]], rules: CaseRules, base: Path, notes: list[str]
+) -> Iterator[tuple[dict[str, Any], Location]]:
+    """Each promptfoo test as modelswap case mappings, one per combination of list-valued vars, with the ids
+    ``test-<n>`` (``test-<n>.<k>`` when expanded); what cannot be carried over goes to ``notes``."""
+    for index, (raw, test_loc, where) in enumerate(tests):
+        label = f"tests[{index}]"
+        if not isinstance(raw, Mapping):
+            raise test_loc.error(f"a test must be a mapping with vars and assert, not {type(raw).__name__}.")
+        test_notes: list[str] = []
+        test = _map_test(dict(raw), label, base, test_loc, test_notes)
+        if not test.get("assert") and not rules.default_asserts:
+            what = "no assertion left after mapping" if raw.get("assert") else "no assertions"
+            test_notes.append(f"{label}: {what}; the case is kept and counts for latency and errors only")
+        # Tests read from files also say where they are.
+        notes.extend(f"{note} [{where}]" if where else note for note in test_notes)
+        combos = _expand(test.get("vars") or {})
+        for k, vars in enumerate(combos, 1):
+            ident = f"test-{index + 1}" + (f".{k}" if len(combos) > 1 else "")
+            yield {**test, "vars": vars, "id": ident}, test_loc
+
+
 # -- prompts ------------------------------------------------------------------------------------------------------
 
 
-def _first_prompt(value: Any, loc: _Loc, base: Path, notes: list[str]) -> str | list[dict[str, Any]]:
+def _first_prompt(value: Any, loc: Location, base: Path, notes: list[str]) -> str | list[dict[str, Any]]:
     if value is None:
         raise loc.error("the config has no `prompts`. Add the prompt template, such as prompts: ['Answer: {{question}}'].")
     if isinstance(value, Mapping):
@@ -221,7 +230,7 @@ def _first_prompt(value: Any, loc: _Loc, base: Path, notes: list[str]) -> str | 
     return prompts[0]
 
 
-def _prompt_file(ref: str, loc: _Loc, where: tuple[Any, ...], base: Path) -> list[str | list[dict[str, Any]]]:
+def _prompt_file(ref: str, loc: Location, where: tuple[Any, ...], base: Path) -> list[str | list[dict[str, Any]]]:
     spec = ref[len("file://"):]
     # `file://prompts.py:make_prompt` names a function inside the file.
     file_part = re.sub(r":[A-Za-z_][\w]*$", "", spec)
@@ -244,7 +253,7 @@ def _prompt_file(ref: str, loc: _Loc, where: tuple[Any, ...], base: Path) -> lis
             _, data = parse_yaml(text, str(file))
             if not isinstance(data, list):
                 raise loc.error(f"{ref}: a .json or .yaml prompt file must hold a chat list of {{role, content}}.", *where)
-            prompts.append(_messages(data, _Loc(str(file), line=1), ()))
+            prompts.append(parse_messages(data, Location(str(file), line=1), ()))
         elif kind == ".jsonl":
             for line in text.splitlines():
                 if line.strip():
@@ -257,7 +266,7 @@ def _prompt_file(ref: str, loc: _Loc, where: tuple[Any, ...], base: Path) -> lis
     return prompts
 
 
-def _parse_prompt_text(text: str, loc: _Loc, where: tuple[Any, ...]) -> str | list[dict[str, Any]]:
+def _parse_prompt_text(text: str, loc: Location, where: tuple[Any, ...]) -> str | list[dict[str, Any]]:
     # promptfoo reads a prompt that is a JSON chat list as messages.
     stripped = text.strip()
     if stripped.startswith("[") and stripped.endswith("]"):
@@ -266,14 +275,14 @@ def _parse_prompt_text(text: str, loc: _Loc, where: tuple[Any, ...]) -> str | li
         except ValueError:
             return text
         if isinstance(data, list) and data and all(isinstance(m, Mapping) and "role" in m for m in data):
-            return _messages(data, loc, where)
+            return parse_messages(data, loc, where)
     return text
 
 
 # -- tests --------------------------------------------------------------------------------------------------------
 
 
-def _tests(value: Any, loc: _Loc, base: Path) -> Iterator[tuple[Any, _Loc, str | None]]:
+def _tests(value: Any, loc: Location, base: Path) -> Iterator[tuple[Any, Location, str | None]]:
     if value is None:
         return
     items = value if isinstance(value, list) else [value]
@@ -285,7 +294,7 @@ def _tests(value: Any, loc: _Loc, base: Path) -> Iterator[tuple[Any, _Loc, str |
             yield item, where_loc, None
 
 
-def _test_file(ref: str, loc: _Loc, base: Path) -> Iterator[tuple[Any, _Loc, str | None]]:
+def _test_file(ref: str, loc: Location, base: Path) -> Iterator[tuple[Any, Location, str | None]]:
     if not ref.startswith("file://"):
         raise loc.error(f"a test reference must start with file://, not {ref!r}.")
     target = resolve_ref(ref, base)
@@ -301,19 +310,19 @@ def _test_file(ref: str, loc: _Loc, base: Path) -> Iterator[tuple[Any, _Loc, str
             if not isinstance(data, list):
                 raise ConfigError(f"{file}:1: a tests file must hold a list of tests.", file=str(file), line=1)
             for j, item in enumerate(data):
-                item_loc = _Loc(str(file), root, prefix=(j,))
+                item_loc = Location(str(file), root, prefix=(j,))
                 yield item, item_loc, f"{file.name}:{item_loc.line_of()}"
         else:
             raise loc.error(f"{ref}: tests files are .yaml, .json or .csv; {kind or 'no extension'} is not supported.")
 
 
-def _csv_tests(file: Path) -> Iterator[tuple[Any, _Loc, str | None]]:
+def _csv_tests(file: Path) -> Iterator[tuple[Any, Location, str | None]]:
     with file.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         for row in reader:
             # The line the row ends on: exact unless a quoted cell spans lines.
             line = reader.line_num
-            loc = _Loc(str(file), line=line)
+            loc = Location(str(file), line=line)
             test: dict[str, Any] = {"vars": {}, "assert": []}
             for column, cell in row.items():
                 if column is None:
@@ -365,13 +374,13 @@ def assertion_from_string(text: str) -> dict[str, Any]:
     negate, kind, threshold, value = match.groups()
     out: dict[str, Any] = {"type": (negate or "") + kind}
     if value is not None and value.strip():
-        out["value"] = _split_commas(value) if kind.endswith(("-any", "-all")) else value.strip()
+        out["value"] = split_commas(value) if kind.endswith(("-any", "-all")) else value.strip()
     if threshold is not None:
         out["threshold"] = float(threshold)
     return out
 
 
-def _map_test(test: dict[str, Any], label: str, base: Path, loc: _Loc, notes: list[str]) -> dict[str, Any]:
+def _map_test(test: dict[str, Any], label: str, base: Path, loc: Location, notes: list[str]) -> dict[str, Any]:
     """A promptfoo test turned into a modelswap case mapping; what cannot be mapped goes to ``notes``."""
     out: dict[str, Any] = {}
     for key, value in test.items():
@@ -408,7 +417,7 @@ def _map_test(test: dict[str, Any], label: str, base: Path, loc: _Loc, notes: li
     return out
 
 
-def _map_assertion(item: Any, label: str, base: Path, loc: _Loc, notes: list[str]) -> dict[str, Any] | None:
+def _map_assertion(item: Any, label: str, base: Path, loc: Location, notes: list[str]) -> dict[str, Any] | None:
     if isinstance(item, str):
         item = assertion_from_string(item)
     if not isinstance(item, Mapping):
@@ -448,8 +457,8 @@ def _map_assertion(item: Any, label: str, base: Path, loc: _Loc, notes: list[str
             out[key] = item[key]
     try:
         parse_assertion(out)
-    except _SpecProblem as exc:
-        raise loc.error(exc.message, *_parts(exc.field)) from None
+    except AssertionSpecError as exc:
+        raise loc.error(exc.message, *exc.path) from None
     if base_kind == "similar":
         notes.append(f"{label}: similar is lexical in modelswap (promptfoo uses embeddings); check its threshold")
     for key in item:
@@ -463,7 +472,7 @@ def _map_assertion(item: Any, label: str, base: Path, loc: _Loc, notes: list[str
 _UNMAPPED = object()
 
 
-def _file_value(ref: str, base: Path, loc: _Loc, label: str, kind: str, notes: list[str]) -> Any:
+def _file_value(ref: str, base: Path, loc: Location, label: str, kind: str, notes: list[str]) -> Any:
     target = resolve_ref(re.sub(r":[A-Za-z_]\w*$", "", ref), base)
     if target.suffix.lower() in (".js", ".ts", ".mjs", ".cjs", ".py"):
         notes.append(f"{label}: {kind} not mapped (its value is code in {target.name})")
@@ -476,7 +485,7 @@ def _file_value(ref: str, base: Path, loc: _Loc, label: str, kind: str, notes: l
     return text.strip()
 
 
-def _var_value(value: Any, base: Path, loc: _Loc, name: str) -> Any:
+def _var_value(value: Any, base: Path, loc: Location, name: str) -> Any:
     # promptfoo loads `file://` var values (documents, transcripts) as text.
     if isinstance(value, str) and value.startswith("file://"):
         target = resolve_ref(value, base)

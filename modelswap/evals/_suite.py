@@ -52,14 +52,17 @@ Rules (each break is a :class:`~modelswap.ConfigError` naming the file, line and
 * Assertion texts may use ``{{ var }}`` and ``{{ expected }}`` from their case.
 * Keys a case does not know are kept in ``Case.metadata`` (datasets carry columns such as ``category``), unless
   they look like a typo of a known key (``expect``), which is an error.
+
+Other suite formats reuse these rules through the public pieces here: :class:`Location` (file, line and field
+for errors), :func:`compile_template`, :class:`CaseRules` (what every case of one suite shares) and
+:func:`build_cases`, which turns rows of case mappings into checked :class:`~modelswap.evals.Case` objects.
+:mod:`modelswap.evals._promptfoo` translates a promptfoo config through them, and
+:func:`~modelswap.evals.load_suite` picks the loader by file.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
-import math
-import os
 import re
 import string
 from dataclasses import dataclass, field, replace
@@ -69,17 +72,31 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from .._errors import ConfigError
 from .._yaml import line_of
 from .._yaml import parse_yaml as _parse_yaml
-from ._assertions import (
-    MEASUREMENT_TYPES,
-    Assertion,
-    _SpecProblem,
-    check_for_case,
-    default_assertion,
-    parse_assertion,
-    with_refs,
-)
+from ._assertions import MEASUREMENT_TYPES, check_for_case, default_assertion, parse_assertion
+from ._check import AssertionSpecError
+from ._types import Assertion, Case, Suite
+from ._values import as_text, closest
 
-__all__ = ["Case", "Suite", "load_suite"]
+__all__ = [
+    "CASE_KEYS",
+    "DEFAULTS_KEYS",
+    "GENERIC_PARAMS",
+    "SUITE_KEYS",
+    "THRESHOLD_KEYS",
+    "CaseRules",
+    "Location",
+    "Template",
+    "TemplateError",
+    "build_cases",
+    "compile_template",
+    "jsonl_rows",
+    "load_jsonl_suite",
+    "parse_messages",
+    "parse_yaml",
+    "read_text",
+    "resolve_ref",
+    "suite_from_data",
+]
 
 SUITE_KEYS = (
     "name", "description", "prompt", "system", "params", "thresholds", "judge", "license_policy", "cases", "tests",
@@ -91,118 +108,26 @@ DEFAULTS_KEYS = ("assert", "vars", "threshold")
 # The generation params every provider understands (modelswap's Client); near-misses of these are typos.
 GENERIC_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 _ROLES = ("system", "user", "assistant", "tool")
-# Chat templates add a few tokens of framing per message.
-_TOKENS_PER_MESSAGE = 4
-
-
-# -- data --------------------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Case:
-    """One regression case, its prompt fully rendered.
-
-    Attributes:
-        id: unique within the suite.
-        messages: the chat messages to send, suite system prompt included.
-        expected: the reference answer (text, number or JSON), or None.
-        asserts: the checks, suite defaults included.
-        vars: the variables the prompt was rendered with (suite defaults under the case's own).
-        line: the 1-based line the case starts on, or None when built in code.
-        threshold: when set, the case passes when its weighted score reaches this instead of on every assertion.
-        description: free text from the suite.
-        metadata: every other field of the case, for grouping in reports.
-
-    Example:
-        >>> Case("c1", [{"role": "user", "content": "2+2?"}], expected="4").messages[0]["content"]
-        '2+2?'
-    """
-
-    id: str
-    messages: list[dict[str, Any]]
-    expected: Any = None
-    asserts: list[Assertion] = field(default_factory=list)
-    vars: dict[str, Any] = field(default_factory=dict)
-    line: int | None = None
-    threshold: float | None = None
-    description: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Suite:
-    """A loaded regression suite.
-
-    Attributes:
-        name: the suite's ``name``, else the file name without extension.
-        cases: the cases, in file order.
-        params: generation params for every call (``temperature``, ``max_tokens``, ``stop``, ...).
-        thresholds: cutover gates (``max_accuracy_drop``, ``latency_sla_ms``, ``max_error_rate``,
-            ``max_cost_increase``, ``alpha``); only those the suite sets.
-        judge: the model alias that grades ``llm-rubric``, or None.
-        source: the file the suite came from.
-        system: the system prompt, as written (each case holds it rendered).
-        description: free text from the suite.
-        template: the prompt template, as written, or None.
-        notes: what an import could not carry over (promptfoo: unmapped assertions, ignored settings).
-        license_policy: ``allow``/``deny`` lists of license names for the candidate model, checked before a
-            regression run; empty when the suite sets none.
-
-    Example:
-        >>> suite = load_suite("tests/unit/evals/data/triage.yaml")   # doctest: +SKIP
-        >>> suite.required_context_tokens()                          # doctest: +SKIP
-        67
-    """
-
-    name: str
-    cases: list[Case]
-    params: dict[str, Any] = field(default_factory=dict)
-    thresholds: dict[str, float] = field(default_factory=dict)
-    judge: str | None = None
-    source: str = "<string>"
-    system: str | None = None
-    description: str | None = None
-    template: str | list[dict[str, Any]] | None = None
-    notes: list[str] = field(default_factory=list)
-    license_policy: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def uses_judge(self) -> bool:
-        """Whether any case has an ``llm-rubric`` assertion (so a judge model must be set)."""
-        return any(a.type == "llm-rubric" for case in self.cases for a in case.asserts)
-
-    def required_context_tokens(self, max_tokens: int | None = None) -> int:
-        """A rough context size every case fits in: the longest rendered prompt plus the answer budget.
-
-        Characters / 4 (rounded up) plus a few tokens per message, plus ``max_tokens`` (the argument, else the
-        suite's ``params.max_tokens``, else nothing). It is an estimate for a pre-flight check against a
-        model's ``context_window``, not a tokenizer count: allow a margin.
-
-        Example:
-            >>> case = Case("a", [{"role": "user", "content": "x" * 400}])
-            >>> Suite("s", [case], params={"max_tokens": 50}).required_context_tokens()
-            154
-        """
-        longest = 0
-        for case in self.cases:
-            chars = sum(len(_content_text(m.get("content"))) for m in case.messages)
-            longest = max(longest, math.ceil(chars / 4) + _TOKENS_PER_MESSAGE * len(case.messages))
-        budget = max_tokens if max_tokens is not None else self.params.get("max_tokens")
-        return longest + (int(budget) if isinstance(budget, (int, float)) and not isinstance(budget, bool) else 0)
-
-
-def _content_text(content: Any) -> str:
-    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
 
 
 # -- locations ---------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Loc:
+class Location:
     """Where a piece of a suite came from, to name file, line and field in errors.
 
     YAML pieces carry the composed node tree (line looked up by path); JSONL and CSV rows a fixed line.
+
+    Attributes:
+        source: the file, as shown in messages.
+        root: the composed YAML node tree of the file, or None.
+        line: the fixed 1-based line, for pieces without a node tree.
+        prefix: the path from the root to this piece (keys and list indexes).
+
+    Example:
+        >>> Location("suite.jsonl", line=3).at("assert", 0).error("bad").args[0]
+        'suite.jsonl:3: assert[0]: bad'
     """
 
     source: str
@@ -210,15 +135,18 @@ class _Loc:
     line: int | None = None
     prefix: tuple[Any, ...] = ()
 
-    def at(self, *path: Any) -> _Loc:
+    def at(self, *path: Any) -> Location:
+        """The location of a piece inside this one, ``path`` keys and indexes further down."""
         return replace(self, prefix=self.prefix + path)
 
     def line_of(self, *path: Any) -> int | None:
+        """The 1-based line of the piece at ``path`` below this one, or None when unknown."""
         if self.root is not None:
             return line_of(self.root, self.prefix + path)
         return self.line
 
     def error(self, message: str, *path: Any) -> ConfigError:
+        """A ConfigError for the piece at ``path`` below this one, its message led by ``file:line: field:``."""
         full = self.prefix + path
         line = self.line_of(*path)
         field_name = _field_name(full)
@@ -244,18 +172,36 @@ _NJ_PLAIN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\
 _NJ_ANY = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.DOTALL)
 
 
-class _TemplateProblem(Exception):
+class TemplateError(Exception):
+    """A template is badly written, or a case lacks a variable it uses.
+
+    Attributes:
+        message: what is wrong and the fix.
+        var: the missing variable, when that is the problem.
+    """
+
     def __init__(self, message: str, var: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.var = var
 
 
-class _Template:
-    """A prompt template, text or a chat list, in ``{var}`` or ``{{ var }}`` syntax.
+class Template:
+    """A prompt template, text or a chat list, in ``{var}`` or ``{{ var }}`` syntax (see the module docs).
+
+    Suite loaders build one with :func:`compile_template`, which reports bad syntax as a ConfigError.
+
+    Args:
+        raw: the template text, or chat messages whose ``content`` are templates.
+        style: ``"nunjucks"`` (only ``{{ var }}`` is a placeholder) or ``"format"`` (``str.format``); None
+            reads it from the text: nunjucks when a ``{{ var }}`` placeholder occurs.
 
     Raises:
-        _TemplateProblem: bad syntax, at construction; a missing variable, at render.
+        TemplateError: bad syntax, at construction; a missing variable, at render.
+
+    Example:
+        >>> Template("Review: {{ text }} {json}").render({"text": "Great"})
+        'Review: Great {json}'
     """
 
     def __init__(self, raw: str | list[dict[str, Any]], style: str | None = None) -> None:
@@ -269,12 +215,12 @@ class _Template:
         if self.style == "nunjucks":
             for match in _NJ_ANY.finditer(text):
                 if match.group(2) is not None:
-                    raise _TemplateProblem(
+                    raise TemplateError(
                         f"the template uses a nunjucks tag {{%{match.group(2)}%}}, which modelswap does not run. "
                         "Use plain {{ var }} placeholders, or render the variants into separate cases."
                     )
                 if not _NJ_PLAIN.fullmatch(match.group(0)):
-                    raise _TemplateProblem(
+                    raise TemplateError(
                         f"the template uses {match.group(0)!r}; only plain {{{{ var }}}} placeholders are supported "
                         "(no filters or expressions). Compute the value into the case's vars instead."
                     )
@@ -282,17 +228,18 @@ class _Template:
         try:
             fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
         except ValueError as exc:
-            raise _TemplateProblem(
+            raise TemplateError(
                 f"the template is not valid str.format text ({exc}). Write {{{{ and }}}} for literal braces, "
                 "or use {{ var }} placeholders (then single braces stay literal)."
             ) from None
         for name in fields:
             if name == "" or name.isdigit():
-                raise _TemplateProblem(
+                raise TemplateError(
                     "the template has a positional field {} or {0}: name every placeholder, such as {text}."
                 )
 
     def render(self, vars: Mapping[str, Any]) -> str | list[dict[str, Any]]:
+        """The template filled from ``vars``: text, or the chat list with every ``content`` filled."""
         if isinstance(self.raw, str):
             return self._render(self.raw, vars)
         return [{**m, "content": self._render(str(m.get("content", "")), vars)} for m in self.raw]
@@ -302,15 +249,15 @@ class _Template:
             return _NJ_PLAIN.sub(lambda m: _lookup_text(vars, m.group(1)), text)
         try:
             return text.format_map(_StrictVars(vars))
-        except _TemplateProblem:
+        except TemplateError:
             raise
         except (IndexError, AttributeError, ValueError, TypeError, KeyError) as exc:
-            raise _TemplateProblem(f"the template could not be filled ({exc.__class__.__name__}: {exc})") from None
+            raise TemplateError(f"the template could not be filled ({exc.__class__.__name__}: {exc})") from None
 
 
 class _StrictVars(dict):  # type: ignore[type-arg]
     def __missing__(self, key: str) -> Any:
-        raise _TemplateProblem(f"the prompt template uses {{{key}}}, which the case's vars lack", var=key)
+        raise TemplateError(f"the prompt template uses {{{key}}}, which the case's vars lack", var=key)
 
 
 def _lookup_text(vars: Mapping[str, Any], dotted: str) -> str:
@@ -321,7 +268,7 @@ def _lookup_text(vars: Mapping[str, Any], dotted: str) -> str:
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
-            raise _TemplateProblem(f"the prompt template uses {{{{ {dotted} }}}}, which the case's vars lack", var=dotted)
+            raise TemplateError(f"the prompt template uses {{{{ {dotted} }}}}, which the case's vars lack", var=dotted)
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -337,21 +284,97 @@ def _lookup_text(vars: Mapping[str, Any], dotted: str) -> str:
 
 
 @dataclass
-class _Context:
-    """What every case of one suite shares."""
+class CaseRules:
+    """What every case of one suite shares: the suite's templates and defaults, and how strict to be.
+
+    Attributes:
+        source: the suite file, as shown in messages.
+        template: fills the prompt of cases given by ``vars`` alone.
+        template_hint: the fix to suggest when a case gives ``vars`` and there is no template.
+        system: the system prompt template, prepended to every case (unless it has its own system message).
+        default_vars: vars under every case's own.
+        default_asserts: assertions appended to every case's, each with where it was written
+            (``defaults.assert[0]``) for messages.
+        default_threshold: the passing score of cases that set none.
+        allow_no_asserts: keep a case with nothing to check (else it is an error).
+        template_style: the syntax of every case's own ``prompt``/``messages`` templates (``"nunjucks"`` or
+            ``"format"``); None reads it from each template.
+    """
 
     source: str
-    template: _Template | None = None
+    template: Template | None = None
     template_hint: str = "add `prompt:` at the top of the suite"
-    system: _Template | None = None
+    system: Template | None = None
     default_vars: dict[str, Any] = field(default_factory=dict)
     default_asserts: list[tuple[Assertion, str]] = field(default_factory=list)
     default_threshold: float | None = None
     allow_no_asserts: bool = False
-    force_style: str | None = None
+    template_style: str | None = None
+
+    def add_defaults(self, value: Any, loc: Location, label: str = "defaults") -> None:
+        """Read a ``defaults`` mapping (``vars``, ``assert``, ``threshold``) into these rules.
+
+        Args:
+            value: the mapping, or None for nothing to add.
+            loc: where the mapping is, for errors.
+            label: its name in messages (``defaults``; the promptfoo import says ``defaultTest``).
+
+        Raises:
+            ConfigError: an unknown field, a bad value or a badly written assertion, naming file, line and field.
+        """
+        if value is None:
+            return
+        if not isinstance(value, Mapping):
+            raise loc.error(f"`{label}` must be a mapping with `assert` and/or `vars`.")
+        for name in value:
+            if name not in DEFAULTS_KEYS:
+                suggestion = closest(str(name), DEFAULTS_KEYS)
+                raise loc.error(
+                    f"unknown field {name!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
+                    + f" Fields: {', '.join(DEFAULTS_KEYS)}.",
+                    name,
+                )
+        vars = value.get("vars")
+        if vars is not None:
+            if not isinstance(vars, Mapping):
+                raise loc.error("`vars` must be a mapping.", "vars")
+            self.default_vars = dict(vars)
+        threshold = value.get("threshold")
+        if threshold is not None:
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+                raise loc.error(f"`threshold` is a passing score in 0..1, not {threshold!r}.", "threshold")
+            self.default_threshold = float(threshold)
+        asserts = value.get("assert")
+        if asserts is None:
+            return
+        if not isinstance(asserts, list):
+            raise loc.error("`assert` must be a list of assertions.", "assert")
+        for i, item in enumerate(asserts):
+            try:
+                self.default_asserts.append((parse_assertion(item), f"{label}.assert[{i}]"))
+            except AssertionSpecError as exc:
+                raise loc.error(exc.message, "assert", i, *exc.path) from None
 
 
-def _build_case(raw: Any, loc: _Loc, ctx: _Context, *, auto_id: str | None = None) -> Case:
+def build_cases(rows: Iterable[tuple[Any, Location]], rules: CaseRules) -> list[Case]:
+    """Build and check the cases of one suite from their mappings, every rule of the module docs applied.
+
+    Each row is a case mapping (``id``, ``prompt``/``messages``/``vars``, ``expected``, ``assert``, ...) and
+    where it was written. Rows are read one at a time, so a generator may produce them lazily. After every
+    case is built, ids must be unique and ``choice`` assertions without labels get the suite's expected values.
+
+    Raises:
+        ConfigError: a case breaks a rule, naming the file, line and field, and the fix.
+
+    Example:
+        >>> rows = [({"id": "a", "prompt": "2+2?", "expected": "4"}, Location("s.jsonl", line=1))]
+        >>> build_cases(rows, CaseRules("s.jsonl"))[0].asserts[0].type
+        'equals'
+    """
+    return _finish([(_build_case(raw, loc, rules), loc) for raw, loc in rows])
+
+
+def _build_case(raw: Any, loc: Location, rules: CaseRules) -> Case:
     if not isinstance(raw, Mapping):
         raise loc.error(
             f"a case must be a mapping with id, prompt|messages|vars, expected and assert, not {type(raw).__name__}."
@@ -364,14 +387,14 @@ def _build_case(raw: Any, loc: _Loc, ctx: _Context, *, auto_id: str | None = Non
     for key in raw:
         if key in CASE_KEYS:
             continue
-        suggestion = _closest(str(key), CASE_KEYS, cutoff=0.75)
+        suggestion = closest(str(key), CASE_KEYS, cutoff=0.75)
         if suggestion:
             raise loc.error(
                 f"unknown field {key!r}; did you mean {suggestion!r}? Case fields: {', '.join(CASE_KEYS)}.", key
             )
         metadata[str(key)] = raw[key]
 
-    ident = raw.get("id", auto_id)
+    ident = raw.get("id")
     if ident is None or ident == "":
         raise loc.error(
             "the case has no `id`. Give every case a unique id: results of the baseline and the candidate are "
@@ -385,19 +408,19 @@ def _build_case(raw: Any, loc: _Loc, ctx: _Context, *, auto_id: str | None = Non
     own_vars = raw.get("vars")
     if own_vars is not None and not isinstance(own_vars, Mapping):
         raise loc.error(f"`vars` must be a mapping of name: value, not {type(own_vars).__name__}.", "vars")
-    vars = {**ctx.default_vars, **(own_vars or {})}
+    vars = {**rules.default_vars, **(own_vars or {})}
 
-    def rendered(template: _Template, where: tuple[Any, ...], what: str) -> Any:
+    def rendered(template: Template, where: tuple[Any, ...], what: str) -> Any:
         try:
             return template.render(vars)
-        except _TemplateProblem as exc:
+        except TemplateError as exc:
             fix = f" Add `{exc.var}` to the case's vars." if exc.var else ""
             raise loc.error(f"case {ident!r}, {what}: {exc.message}.{fix}", *where) from None
 
-    def as_template(text: Any, where: tuple[Any, ...]) -> _Template:
+    def as_template(text: Any, where: tuple[Any, ...]) -> Template:
         try:
-            return _Template(text, ctx.force_style)
-        except _TemplateProblem as exc:
+            return Template(text, rules.template_style)
+        except TemplateError as exc:
             raise loc.error(exc.message, *where) from None
 
     prompt, messages_in = raw.get("prompt"), raw.get("messages")
@@ -410,31 +433,31 @@ def _build_case(raw: Any, loc: _Loc, ctx: _Context, *, auto_id: str | None = Non
         messages = [{"role": "user", "content": text}]
     elif has_prompt and isinstance(prompt, list):
         # The batch input format allows a chat list under `prompt`; accept it the same way here.
-        messages = _messages(prompt, loc, ("prompt",))
+        messages = parse_messages(prompt, loc, ("prompt",))
         if own_vars:
             messages = rendered(as_template(messages, ("prompt",)), ("prompt",), "its prompt")
     elif has_prompt:
         raise loc.error(f"`prompt` must be text (one user message), not {type(prompt).__name__}.", "prompt")
     elif has_messages:
-        messages = _messages(messages_in, loc, ("messages",))
+        messages = parse_messages(messages_in, loc, ("messages",))
         if own_vars:
             messages = rendered(as_template(messages, ("messages",)), ("messages",), "its messages")
-    elif ctx.template is not None:
-        out = rendered(ctx.template, ("vars",), "the suite template")
+    elif rules.template is not None:
+        out = rendered(rules.template, ("vars",), "the suite template")
         messages = [{"role": "user", "content": out}] if isinstance(out, str) else out
     elif own_vars:
-        raise loc.error(f"case {ident!r} has `vars` but the suite has no prompt template: {ctx.template_hint}.", "vars")
+        raise loc.error(f"case {ident!r} has `vars` but the suite has no prompt template: {rules.template_hint}.", "vars")
     else:
         raise loc.error(
             f"case {ident!r} has no prompt: give `prompt` (text), `messages` (a chat list), or `vars` for the suite "
             "template.",
         )
-    if ctx.system is not None and not (messages and messages[0].get("role") == "system"):
-        system_text = rendered(ctx.system, ("vars",), "the suite system prompt")
+    if rules.system is not None and not (messages and messages[0].get("role") == "system"):
+        system_text = rendered(rules.system, ("vars",), "the suite system prompt")
         messages = [{"role": "system", "content": system_text}, *messages]
 
     expected = raw.get("expected")
-    threshold = raw.get("threshold", ctx.default_threshold)
+    threshold = raw.get("threshold", rules.default_threshold)
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1):
         raise loc.error(f"`threshold` is the case's passing score in 0..1, not {threshold!r}.", "threshold")
     description = raw.get("description")
@@ -450,14 +473,14 @@ def _build_case(raw: Any, loc: _Loc, ctx: _Context, *, auto_id: str | None = Non
     for i, item in enumerate(raw_asserts):
         try:
             assertion = parse_assertion(item)
-        except _SpecProblem as exc:
-            raise loc.error(exc.message, "assert", i, *_parts(exc.field)) from None
-        asserts.append((with_refs(assertion, vars, expected), ("assert", i), None))
-    for assertion, origin in ctx.default_asserts:
-        asserts.append((with_refs(assertion, vars, expected), (), origin))
+        except AssertionSpecError as exc:
+            raise loc.error(exc.message, "assert", i, *exc.path) from None
+        asserts.append((_with_refs(assertion, vars, expected), ("assert", i), None))
+    for assertion, origin in rules.default_asserts:
+        asserts.append((_with_refs(assertion, vars, expected), (), origin))
     if expected is not None and all(a.type in MEASUREMENT_TYPES for a, _, _ in asserts):
         asserts.insert(0, (default_assertion(), ("expected",), None))
-    if not asserts and not ctx.allow_no_asserts:
+    if not asserts and not rules.allow_no_asserts:
         raise loc.error(
             f"case {ident!r} has neither `expected` nor `assert`, so nothing would be checked. Add `expected:` "
             "(compared trimmed, ignoring case) or an `assert:` list."
@@ -465,9 +488,9 @@ def _build_case(raw: Any, loc: _Loc, ctx: _Context, *, auto_id: str | None = Non
     for assertion, where, origin in asserts:
         try:
             check_for_case(assertion, expected)
-        except _SpecProblem as exc:
+        except AssertionSpecError as exc:
             prefix = f"{origin}: " if origin else ""
-            target = ("expected",) if exc.field == "expected" else (*where, *(_parts(exc.field) if where else ()))
+            target = ("expected",) if exc.field == "expected" else (*where, *(exc.path if where else ()))
             raise loc.error(f"case {ident!r}: {prefix}{exc.message}", *target) from None
 
     return Case(
@@ -483,12 +506,38 @@ def _build_case(raw: Any, loc: _Loc, ctx: _Context, *, auto_id: str | None = Non
     )
 
 
-def _parts(field_name: str | None) -> tuple[str, ...]:
-    """``options.tolerance`` -> ``("options", "tolerance")``, to find the line of a nested field."""
-    return tuple(field_name.split(".")) if field_name else ()
+def _with_refs(assertion: Assertion, vars: Mapping[str, Any], expected: Any) -> Assertion:
+    """A copy whose texts have ``{{ name }}`` filled from the case's vars (and ``{{ expected }}``).
+
+    Only names the case defines are replaced, so regex braces and unknown names stay as written.
+    """
+    names: dict[str, Any] = dict(vars)
+    if expected is not None:
+        names.setdefault("expected", expected)
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str) and "{{" in value:
+            return _REF.sub(lambda m: as_text(names[m.group(1)]) if m.group(1) in names else m.group(0), value)
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        return value
+
+    return replace(assertion, value=fill(assertion.value), options=dict(assertion.options))
 
 
-def _messages(value: Any, loc: _Loc, where: tuple[Any, ...]) -> list[dict[str, Any]]:
+_REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def parse_messages(value: Any, loc: Location, where: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Check a chat list (``[{role, content}, ...]``, roles system/user/assistant/tool, text contents) and copy it.
+
+    Args:
+        value: the list as written.
+        loc: where it was written; ``where`` is the path to it below ``loc``, for errors.
+
+    Raises:
+        ConfigError: not a list of such messages, naming the message and field at fault.
+    """
     if not isinstance(value, list):
         raise loc.error("`messages` must be a list such as [{role: user, content: Hi}].", *where)
     out = []
@@ -497,7 +546,7 @@ def _messages(value: Any, loc: _Loc, where: tuple[Any, ...]) -> list[dict[str, A
             raise loc.error("each message must be a mapping with `role` and `content`.", *where, i)
         role = message.get("role")
         if role not in _ROLES:
-            suggestion = _closest(str(role), _ROLES)
+            suggestion = closest(str(role), _ROLES)
             raise loc.error(
                 f"role {role!r} is not one of {', '.join(_ROLES)}" + (f"; did you mean {suggestion!r}?" if suggestion else "."),
                 *where, i, "role",
@@ -508,7 +557,7 @@ def _messages(value: Any, loc: _Loc, where: tuple[Any, ...]) -> list[dict[str, A
     return out
 
 
-def _finish(cases: list[tuple[Case, _Loc]], source: str) -> list[Case]:
+def _finish(cases: list[tuple[Case, Location]]) -> list[Case]:
     """Suite-wide checks: unique ids, and labels for ``choice`` assertions written without any."""
     seen: dict[str, int | None] = {}
     for case, loc in cases:
@@ -541,77 +590,27 @@ def _finish(cases: list[tuple[Case, _Loc]], source: str) -> list[Case]:
 # -- loading -----------------------------------------------------------------------------------------------------
 
 
-def load_suite(path: str | os.PathLike[str], *, template: str | None = None) -> Suite:
-    """Load a regression suite: JSONL (``.jsonl``/``.ndjson``), YAML (``.yaml``/``.yml``/``.json``), or a
-    promptfoo config (a file named ``promptfooconfig.yaml``, a YAML file with top-level ``prompts`` and
-    ``tests``, or a directory holding ``promptfooconfig.yaml``).
+def load_jsonl_suite(path: Path, template: str | None = None) -> Suite:
+    """Load a JSONL suite: one case mapping per line, named after the file.
 
     Args:
-        path: the suite file.
-        template: a prompt template for cases given by ``vars``; it takes precedence over the suite's own
-            ``prompt``. JSONL suites need it when their cases use ``vars``.
-
-    Returns:
-        The suite, every case's messages rendered. For a promptfoo config, ``Suite.notes`` lists what could not
-        be carried over (see :func:`~modelswap.evals.load_promptfoo`).
+        path: the ``.jsonl`` file.
+        template: the prompt template for cases given by ``vars`` (a JSONL file has none of its own).
 
     Raises:
-        ConfigError: the file is missing or malformed; the message names the file, line and field, and the fix.
-
-    Example:
-        >>> suite = load_suite("tests/unit/evals/data/triage.yaml")              # doctest: +SKIP
-        >>> suite.cases[0].messages[-1]["content"]                               # doctest: +SKIP
-        'Ticket: I was charged twice for my March invoice.\\nQueue:'
+        ConfigError: the file is unreadable, a line is not JSON, or a case breaks a rule.
     """
-    path = Path(path)
-    if path.is_dir():
-        for name in ("promptfooconfig.yaml", "promptfooconfig.yml"):
-            if (path / name).is_file():
-                return _promptfoo_suite(path / name)
-        raise ConfigError(
-            f"{path}: is a directory without promptfooconfig.yaml. Give a .jsonl or .yaml suite file.", file=str(path)
-        )
-    if not path.is_file():
-        raise ConfigError(f"{path}: suite file not found. Check the path.", file=str(path))
-    suffix = path.suffix.lower()
-    if path.name.lower().startswith("promptfooconfig"):
-        return _promptfoo_suite(path)
-    if suffix in (".jsonl", ".ndjson"):
-        return _load_jsonl(path, template)
-    if suffix in (".yaml", ".yml", ".json"):
-        text = read_text(path)
-        root, data = parse_yaml(text, str(path))
-        if isinstance(data, Mapping) and "prompts" in data and "tests" in data and "cases" not in data:
-            return _promptfoo_suite(path)
-        return suite_from_data(data, root, str(path), base_dir=path.parent, template=template)
-    raise ConfigError(
-        f"{path}: unknown suite format {suffix or '(no extension)'!r}. Use .jsonl (one case per line) or .yaml.",
-        file=str(path),
-    )
-
-
-def _promptfoo_suite(path: Path) -> Suite:
-    from ._promptfoo import load_promptfoo
-
-    suite, _ = load_promptfoo(path)
-    return suite
-
-
-def _load_jsonl(path: Path, template: str | None) -> Suite:
     source = str(path)
-    ctx = _Context(source=source, template_hint="pass a template (load_suite(path, template=...) or --template)")
+    rules = CaseRules(source=source, template_hint="pass a template (load_suite(path, template=...) or --template)")
     if template is not None:
-        ctx.template = _suite_template(template, _Loc(source), "template")
-    cases = [
-        (_build_case(row, loc, ctx), loc)
-        for row, loc in jsonl_rows(path, source)
-    ]
+        rules.template = compile_template(template, Location(source), "template")
+    cases = build_cases(jsonl_rows(path, source), rules)
     if not cases:
         raise ConfigError(f"{source}: the suite has no cases. Add one JSON object per line.", file=source)
-    return Suite(name=path.stem, cases=_finish(cases, source), source=source, template=template)
+    return Suite(name=path.stem, cases=cases, source=source, template=template)
 
 
-def jsonl_rows(path: Path, source: str) -> Iterator[tuple[Any, _Loc]]:
+def jsonl_rows(path: Path, source: str) -> Iterator[tuple[Any, Location]]:
     """The JSON value on each non-blank line of ``path``, with its location."""
     for line_no, raw in enumerate(read_text(path).splitlines(), 1):
         if not raw.strip():
@@ -624,17 +623,17 @@ def jsonl_rows(path: Path, source: str) -> Iterator[tuple[Any, _Loc]]:
                 '{"id": "c1", "prompt": "...", "expected": "..."}.',
                 file=source, line=line_no,
             ) from None
-        yield row, _Loc(source, line=line_no)
+        yield row, Location(source, line=line_no)
 
 
 def suite_from_data(
     data: Any, root: Any, source: str, *, base_dir: Path, template: str | None = None
 ) -> Suite:
     """Build a suite from a parsed YAML document (``root`` is its composed node tree, for line numbers)."""
-    loc = _Loc(source, root)
+    loc = Location(source, root)
     if isinstance(data, list):
         # A bare list of cases is a suite with no settings.
-        rows: Iterable[tuple[Any, _Loc]] = [(row, loc.at(i)) for i, row in enumerate(data)]
+        rows: Iterable[tuple[Any, Location]] = [(row, loc.at(i)) for i, row in enumerate(data)]
         return _suite_from_rows({}, rows, loc, source, base_dir, template, Path(source).stem)
     if not isinstance(data, Mapping):
         raise loc.error(
@@ -643,7 +642,7 @@ def suite_from_data(
         )
     for key in data:
         if key not in SUITE_KEYS:
-            suggestion = _closest(str(key), SUITE_KEYS)
+            suggestion = closest(str(key), SUITE_KEYS)
             raise loc.error(
                 f"unknown field {key!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
                 + f" Suite fields: {', '.join(SUITE_KEYS)}.",
@@ -669,26 +668,26 @@ def suite_from_data(
 
 def _suite_from_rows(
     data: Mapping[str, Any],
-    rows: Iterable[tuple[Any, _Loc]],
-    loc: _Loc,
+    rows: Iterable[tuple[Any, Location]],
+    loc: Location,
     source: str,
     base_dir: Path,
     template: str | None,
     name: str,
 ) -> Suite:
-    ctx = _Context(source=source)
+    rules = CaseRules(source=source)
     prompt = template if template is not None else data.get("prompt")
     if prompt is not None:
         if not isinstance(prompt, (str, list)) or (isinstance(prompt, list) and not prompt):
             raise loc.error("`prompt` must be text with placeholders, or a list of chat messages.", "prompt")
         if isinstance(prompt, list):
-            prompt = _messages(prompt, loc, ("prompt",))
-        ctx.template = _suite_template(prompt, loc, "prompt" if template is None else "template")
+            prompt = parse_messages(prompt, loc, ("prompt",))
+        rules.template = compile_template(prompt, loc, "prompt" if template is None else "template")
     system = data.get("system")
     if system is not None:
         if not isinstance(system, str):
             raise loc.error("`system` must be text.", "system")
-        ctx.system = _suite_template(system, loc, "system")
+        rules.system = compile_template(system, loc, "system")
     params = _params(data.get("params"), loc)
     thresholds = _thresholds(data.get("thresholds"), loc)
     judge = data.get("judge")
@@ -697,14 +696,14 @@ def _suite_from_rows(
     description = data.get("description")
     if description is not None and not isinstance(description, str):
         raise loc.error("`description` must be text.", "description")
-    _defaults(data.get("defaults"), loc.at("defaults"), ctx)
+    rules.add_defaults(data.get("defaults"), loc.at("defaults"))
     license_policy = _license_policy(data.get("license_policy"), loc)
-    cases = [(_build_case(row, row_loc, ctx), row_loc) for row, row_loc in rows]
+    cases = build_cases(rows, rules)
     if not cases:
         raise loc.error("the suite has no cases. Add at least one under `cases:`.", "cases")
     return Suite(
         name=name,
-        cases=_finish(cases, source),
+        cases=cases,
         params=params,
         thresholds=thresholds,
         judge=judge,
@@ -716,14 +715,19 @@ def _suite_from_rows(
     )
 
 
-def _suite_template(raw: Any, loc: _Loc, key: str, style: str | None = None) -> _Template:
+def compile_template(raw: Any, loc: Location, key: str, style: str | None = None) -> Template:
+    """A :class:`Template` from a suite's ``key`` field (text or a chat list), bad syntax reported there.
+
+    Raises:
+        ConfigError: the template is badly written, naming the file, line and ``key``.
+    """
     try:
-        return _Template(raw, style)
-    except _TemplateProblem as exc:
+        return Template(raw, style)
+    except TemplateError as exc:
         raise loc.error(exc.message, key) from None
 
 
-def _referenced_rows(ref: str, base_dir: Path, loc: _Loc, key: str) -> list[tuple[Any, _Loc]]:
+def _referenced_rows(ref: str, base_dir: Path, loc: Location, key: str) -> list[tuple[Any, Location]]:
     if not ref.startswith("file://"):
         raise loc.error(f"`{key}` must be a list of cases, or a reference such as file://cases.jsonl.", key)
     target = resolve_ref(ref, base_dir)
@@ -735,12 +739,12 @@ def _referenced_rows(ref: str, base_dir: Path, loc: _Loc, key: str) -> list[tupl
         root, data = parse_yaml(read_text(target), str(target))
         if not isinstance(data, list):
             raise ConfigError(f"{target}:1: must hold a list of cases.", file=str(target), line=1)
-        sub = _Loc(str(target), root)
+        sub = Location(str(target), root)
         return [(row, sub.at(i)) for i, row in enumerate(data)]
     raise loc.error(f"{ref}: cases files are .jsonl or .yaml.", key)
 
 
-def _params(value: Any, loc: _Loc) -> dict[str, Any]:
+def _params(value: Any, loc: Location) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -748,7 +752,7 @@ def _params(value: Any, loc: _Loc) -> dict[str, Any]:
     for key, item in value.items():
         if key not in GENERIC_PARAMS:
             # Other names pass through to the provider, but a near-miss of a generic one is a typo.
-            suggestion = _closest(str(key), GENERIC_PARAMS, cutoff=0.8)
+            suggestion = closest(str(key), GENERIC_PARAMS, cutoff=0.8)
             if suggestion:
                 raise loc.error(f"unknown param {key!r}; did you mean {suggestion!r}?", "params", key)
         if key == "max_tokens" and (isinstance(item, bool) or not isinstance(item, int) or item < 1):
@@ -760,7 +764,7 @@ def _params(value: Any, loc: _Loc) -> dict[str, Any]:
     return dict(value)
 
 
-def _thresholds(value: Any, loc: _Loc) -> dict[str, float]:
+def _thresholds(value: Any, loc: Location) -> dict[str, float]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -768,7 +772,7 @@ def _thresholds(value: Any, loc: _Loc) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, item in value.items():
         if key not in THRESHOLD_KEYS:
-            suggestion = _closest(str(key), THRESHOLD_KEYS)
+            suggestion = closest(str(key), THRESHOLD_KEYS)
             raise loc.error(
                 f"unknown threshold {key!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
                 + f" Thresholds: {', '.join(THRESHOLD_KEYS)}.",
@@ -786,7 +790,7 @@ def _thresholds(value: Any, loc: _Loc) -> dict[str, float]:
     return out
 
 
-def _license_policy(value: Any, loc: _Loc) -> dict[str, list[str]]:
+def _license_policy(value: Any, loc: Location) -> dict[str, list[str]]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -794,7 +798,7 @@ def _license_policy(value: Any, loc: _Loc) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for key, names in value.items():
         if key not in ("allow", "deny"):
-            suggestion = _closest(str(key), ("allow", "deny"))
+            suggestion = closest(str(key), ("allow", "deny"))
             raise loc.error(
                 f"unknown field {key!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
                 + " A license policy has `allow` and/or `deny`.",
@@ -806,42 +810,6 @@ def _license_policy(value: Any, loc: _Loc) -> dict[str, list[str]]:
             raise loc.error(f"`{key}` must list license names, such as [Apache-2.0, MIT].", "license_policy", key)
         out[str(key)] = list(names)
     return out
-
-
-def _defaults(value: Any, loc: _Loc, ctx: _Context, label: str = "defaults") -> None:
-    """Read shared ``vars``/``assert``/``threshold`` into ``ctx``; ``loc`` points at the defaults mapping."""
-    if value is None:
-        return
-    if not isinstance(value, Mapping):
-        raise loc.error(f"`{label}` must be a mapping with `assert` and/or `vars`.")
-    for name in value:
-        if name not in DEFAULTS_KEYS:
-            suggestion = _closest(str(name), DEFAULTS_KEYS)
-            raise loc.error(
-                f"unknown field {name!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
-                + f" Fields: {', '.join(DEFAULTS_KEYS)}.",
-                name,
-            )
-    vars = value.get("vars")
-    if vars is not None:
-        if not isinstance(vars, Mapping):
-            raise loc.error("`vars` must be a mapping.", "vars")
-        ctx.default_vars = dict(vars)
-    threshold = value.get("threshold")
-    if threshold is not None:
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise loc.error(f"`threshold` is a passing score in 0..1, not {threshold!r}.", "threshold")
-        ctx.default_threshold = float(threshold)
-    asserts = value.get("assert")
-    if asserts is None:
-        return
-    if not isinstance(asserts, list):
-        raise loc.error("`assert` must be a list of assertions.", "assert")
-    for i, item in enumerate(asserts):
-        try:
-            ctx.default_asserts.append((parse_assertion(item), f"{label}.assert[{i}]"))
-        except _SpecProblem as exc:
-            raise loc.error(exc.message, "assert", i, *_parts(exc.field)) from None
 
 
 # -- files -------------------------------------------------------------------------------------------------------
@@ -892,8 +860,3 @@ def _refuse_duplicate_keys(node: Any, source: str, path: tuple[Any, ...] = ()) -
     elif node.id == "sequence":
         for i, item in enumerate(node.value):
             _refuse_duplicate_keys(item, source, (*path, i))
-
-
-def _closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
-    return matches[0] if matches else None

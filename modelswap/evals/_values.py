@@ -1,0 +1,103 @@
+"""Small value helpers the checks and the suite loaders share: reading a suite's loosely typed values as text,
+numbers or lists, showing them briefly in a reason, and suggesting the name someone probably meant.
+
+Nothing here knows about assertions or cases; every function takes and returns plain values.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import math
+import re
+from typing import Any, Iterable
+
+__all__ = [
+    "NUMBER",
+    "as_number",
+    "as_text",
+    "closest",
+    "is_number",
+    "is_scalar",
+    "short",
+    "split_commas",
+    "to_json",
+]
+
+NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
+"""A number as written in prose: sign (``-``, ``+`` or the Unicode minus), thousands commas, decimals, exponent."""
+
+
+def as_text(value: Any) -> str:
+    """``value`` as text: text unchanged, None as the empty text, anything else as compact JSON.
+
+    Example:
+        >>> as_text({"a": 1}), as_text(None), as_text("x")
+        ('{"a": 1}', '', 'x')
+    """
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return to_json(value)
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON for a reason or a prompt: non-ASCII kept as is, values JSON lacks written with ``str``."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def as_number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number or text holding exactly one (``"1,234.5"``,
+    ``"\u22123"``), else None.
+
+    Example:
+        >>> as_number("1,234.5"), as_number(7), as_number("seven"), as_number(True)
+        (1234.5, 7.0, None, None)
+    """
+    if is_number(value):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip().replace("\u2212", "-")
+        if NUMBER.fullmatch(text):
+            return float(text.replace(",", ""))
+    return None
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a finite int or float; booleans are not numbers here."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_scalar(value: Any) -> bool:
+    """Whether ``value`` is text or a number (not a boolean): what a label or a list item may be."""
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def split_commas(text: str) -> list[str]:
+    """promptfoo's convention for a list given as text: comma-separated items, trimmed, empty ones dropped.
+
+    Items in double quotes may hold commas.
+
+    Example:
+        >>> split_commas('refund, "30 days, or more", ')
+        ['refund', '30 days, or more']
+    """
+    return [item.strip() for item in next(csv.reader([text], skipinitialspace=True), []) if item.strip()]
+
+
+def short(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut, for reasons and error messages."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def closest(word: str, choices: Iterable[Any], cutoff: float = 0.6) -> str | None:
+    """The choice ``word`` most probably misspells (difflib similarity at least ``cutoff``), or None.
+
+    Example:
+        >>> closest("expect", ["expected", "assert"])
+        'expected'
+    """
+    matches = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=cutoff)
+    return matches[0] if matches else None
