@@ -1,4 +1,4 @@
-"""Kind `anthropic` (Messages API, anthropic-version 2023-06-01) against the official contracts in ../shared/contracts.
+"""Kind `anthropic` (Messages API, anthropic-version 2023-06-01) against the official contracts in tests/data/contracts.
 
 Requests must pass check_request.py --strict; every response, stream and error example must parse, through the
 client, to what check_response.py normalises.
@@ -18,11 +18,9 @@ import pytest
 import modelswap
 from modelswap._config import loads_config
 
-CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
+CONTRACTS = Path(__file__).resolve().parents[1] / "data" / "contracts"  # the facts (see its PROVENANCE.md)
+KIT = Path(__file__).resolve().parents[1] / "contracts_kit"  # our check_request.py / check_response.py
 EXAMPLES = CONTRACTS / "examples" / "anthropic-messages"
-pytestmark = pytest.mark.skipif(
-    not CONTRACTS.is_dir(), reason=f"the shared contracts are not beside the repository (looked in {CONTRACTS})"
-)
 
 KEY = "sk-ant-test-" + "abcdefghijklmnopqrstuvwx"
 SSE = {"content-type": "text/event-stream"}
@@ -58,7 +56,7 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(CONTRACTS / script), *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, str(KIT / script), *args], capture_output=True, text=True, timeout=60)
 
 
 def _normalized(*args: str) -> dict[str, Any]:

@@ -21,11 +21,9 @@ import pytest
 
 from modelswap import cli
 
-CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
+CONTRACTS = Path(__file__).resolve().parents[1] / "data" / "contracts"  # the facts (see its PROVENANCE.md)
+KIT = Path(__file__).resolve().parents[1] / "contracts_kit"  # our check_request.py / check_response.py
 EXAMPLES = CONTRACTS / "examples"
-pytestmark = pytest.mark.skipif(
-    not CONTRACTS.is_dir(), reason=f"the shared contracts are not beside the repository (looked in {CONTRACTS})"
-)
 KEY = "sk-cli-test-" + "0123456789abcdefghijklmn"
 
 
@@ -110,7 +108,7 @@ def config(stub: tuple[str, type[_Stub]], tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def _reference(api: str, example: Path, profile: str | None) -> dict[str, Any]:
-    argv = [sys.executable, str(CONTRACTS / "check_response.py"), "--api", api, "--json", str(example)]
+    argv = [sys.executable, str(KIT / "check_response.py"), "--api", api, "--json", str(example)]
     if profile:
         argv[4:4] = ["--profile", profile]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -121,7 +119,7 @@ def _reference(api: str, example: Path, profile: str | None) -> dict[str, Any]:
 def _check_request(kind: Kind, body: Any, tmp_path: Path) -> None:
     path = tmp_path / "request.json"
     path.write_text(json.dumps(body))
-    argv = [sys.executable, str(CONTRACTS / "check_request.py"), "--api", kind.api, str(path)]
+    argv = [sys.executable, str(KIT / "check_request.py"), "--api", kind.api, str(path)]
     if kind.profile:
         argv[4:4] = ["--profile", kind.profile]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)

@@ -1,4 +1,4 @@
-"""Kind ``completion`` (raw-text endpoints) against the official contracts in ../shared/contracts.
+"""Kind ``completion`` (raw-text endpoints) against the official contracts in tests/data/contracts.
 
 Three dialects, by the provider's ``profile``: ``llamacpp`` (``POST /completion``, checked as
 ``llamacpp-completion``), ``tgi`` (``/generate`` and ``/generate_stream``, checked as ``tgi-generate``) and any
@@ -31,12 +31,9 @@ from modelswap import prompts
 from modelswap._config import loads_config
 from modelswap._structured import instruction
 
-CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
+CONTRACTS = Path(__file__).resolve().parents[1] / "data" / "contracts"  # the facts (see its PROVENANCE.md)
+KIT = Path(__file__).resolve().parents[1] / "contracts_kit"  # our check_request.py / check_response.py
 EXAMPLES = CONTRACTS / "examples"
-pytestmark = pytest.mark.skipif(
-    not ((CONTRACTS / "check_request.py").is_file() and (EXAMPLES / "llamacpp-completion").is_dir()),
-    reason=f"the shared contracts are not at {CONTRACTS} (they live beside the repository, in ../shared/contracts)",
-)
 
 SSE = {"content-type": "text/event-stream"}
 SCHEMA = {"type": "object", "properties": {"age": {"type": "integer"}, "available": {"type": "boolean"}},
@@ -133,7 +130,7 @@ def _recording(profile: str, text: str = "ok") -> tuple[Callable[[httpx.Request]
 
 
 def _script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(CONTRACTS / name), *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, str(KIT / name), *args], capture_output=True, text=True, timeout=60)
 
 
 def _request_args(profile: str) -> list[str]:

@@ -25,7 +25,7 @@ from modelswap._presets import default_config
 from modelswap.kestra import KV_ENDPOINT, KV_MODEL_ID, render_flows
 
 REPO = Path(__file__).resolve().parents[3]
-CHECK_REQUEST = REPO.parent / "shared" / "contracts" / "check_request.py"
+CHECK_REQUEST = REPO / "tests" / "contracts_kit" / "check_request.py"
 GEMMA, SMOLLM2 = "http://127.0.0.1:8080", "http://127.0.0.1:8081"  # the built-in config's servers
 # alias -> (model id, the server it lives on)
 LOCAL = {
@@ -68,9 +68,7 @@ def _request(flow: dict[str, Any], kv: dict[str, str] | None = None, **given: An
 
 
 def _contract_check(body: dict[str, Any], tmp_path: Path) -> None:
-    """The shared provider contracts: a valid OpenAI chat request for llama.cpp's server (skipped if absent)."""
-    if not CHECK_REQUEST.is_file():
-        return
+    """The provider contracts (tests/contracts_kit): a valid OpenAI chat request for llama.cpp's server."""
     path = tmp_path / "body.json"
     path.write_text(json.dumps(body))
     result = subprocess.run([sys.executable, str(CHECK_REQUEST), "--api", "openai-chat", "--profile", "llamacpp",

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[3]
 TEMPLATES = REPO / "kestra_templates"
 SHARED = REPO.parent / "shared"
 KESTRA = SHARED / "kestra"
-CONTRACTS = SHARED / "contracts"
+CHECK_REQUEST = REPO / "tests" / "contracts_kit" / "check_request.py"
 needs_validator = pytest.mark.skipif(
     not (KESTRA / "validate_kestra.py").is_file(),
     reason=f"the Kestra validator is not beside the repository ({KESTRA}/validate_kestra.py)",
@@ -296,13 +296,11 @@ def test_http_body_is_an_openai_chat_request(docs: dict[str, dict[str, Any]], in
         {"role": "user", "content": inputs["prompt"]}]
     assert body == {"model": inputs["model"], "messages": expected, "temperature": inputs["temperature"],
                     "max_tokens": inputs["max_tokens"]}
-    if not (CONTRACTS / "check_request.py").is_file():
-        pytest.skip(f"the provider contracts are not beside the repository ({CONTRACTS})")
     path = tmp_path / "body.json"
     path.write_text(json.dumps(body))
     for profile in ("openai", "groq", "vllm", "llamacpp"):
         result = subprocess.run(
-            [sys.executable, str(CONTRACTS / "check_request.py"), "--api", "openai-chat", "--profile", profile,
+            [sys.executable, str(CHECK_REQUEST), "--api", "openai-chat", "--profile", profile,
              str(path)], capture_output=True, text=True, timeout=60, check=False,
         )
         assert result.returncode == 0 and "ERROR" not in result.stdout, (profile, result.stdout + result.stderr)

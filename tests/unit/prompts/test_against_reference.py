@@ -1,6 +1,6 @@
 """Property test: the pure-Python renderers against the official templates run by Jinja, over random conversations.
 
-``render_reference.py`` (in the shared contracts, beside the repository) re-implements transformers'
+``render_reference.py`` (tests/contracts_kit; templates in tests/data/contracts) re-implements transformers'
 ``apply_chat_template(tokenize=False)`` with jinja2. Thousands of seeded random conversations (valid and invalid
 role orders, leading/trailing Unicode whitespace, empty content, GLM reasoning markup, special tokens, extra and
 None-valued keys) must render byte-identically, and wherever the template calls ``raise_exception`` modelswap must
@@ -27,11 +27,9 @@ from modelswap.prompts._families import special_token_regex
 
 jinja2 = pytest.importorskip("jinja2", reason="jinja2 is needed to run the official templates (test-only)")
 
-CONTRACTS = Path(__file__).resolve().parents[3].parent / "shared" / "contracts"
-REFERENCE = CONTRACTS / "render_reference.py"
+CONTRACTS = Path(__file__).resolve().parents[2] / "data" / "contracts"
+REFERENCE = Path(__file__).resolve().parents[2] / "contracts_kit" / "render_reference.py"
 TEMPLATES = CONTRACTS / "templates"
-
-pytestmark = pytest.mark.skipif(not REFERENCE.is_file(), reason=f"shared contracts not found at {CONTRACTS}")
 
 # The canonical ChatML template (as published with ChatML models); `chatml` has no file in the contracts.
 CHATML_TEMPLATE = (

@@ -1,7 +1,7 @@
 """All 60 golden renders of the official chat templates, byte for byte, with and without BOS.
 
-The vectors live in the shared contracts folder beside the repository (rendered with transformers'
-``apply_chat_template(tokenize=False)``); they are read in place, never copied into the repository.
+The vectors are in tests/data/contracts (rendered with transformers' ``apply_chat_template(tokenize=False)``;
+copied from the shared contracts, see tests/data/contracts/PROVENANCE.md).
 None of the vectors puts a special token inside message text, so the default ``special_tokens="refuse"``
 policy is in force for all of them.
 """
@@ -17,18 +17,12 @@ import pytest
 
 from modelswap import PromptFormatError, prompts
 
-CONTRACTS = Path(__file__).resolve().parents[3].parent / "shared" / "contracts"
+CONTRACTS = Path(__file__).resolve().parents[2] / "data" / "contracts"
 VECTORS_FILE = CONTRACTS / "chat_template_vectors.json"
 MANIFEST_FILE = CONTRACTS / "templates" / "MANIFEST.json"
 
-pytestmark = pytest.mark.skipif(
-    not VECTORS_FILE.is_file(), reason=f"shared contracts not found at {CONTRACTS} (golden vectors live outside the repo)"
-)
-
 
 def _load() -> list[tuple[str, dict[str, Any]]]:
-    if not VECTORS_FILE.is_file():
-        return []
     data = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
     return [(fmt, case) for fmt, cases in data.items() if fmt != "_meta" for case in cases]
 
