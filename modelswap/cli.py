@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     shadow.add_argument("traffic", help="JSONL recorded with MODELSWAP_RECORD (or TrafficRecorder)")
     shadow.add_argument("--candidate", required=True, metavar="MODEL", help="the model to shadow")
     shadow.add_argument("--assert", dest="assertion", default="similar", metavar="TYPE",
-                        help="how answers are compared: similar (default), equals, icontains, choice, ...")
+                        help="how answers are compared: similar (default), equals, contains, icontains, levenshtein")
     shadow.add_argument("--threshold", type=float, default=0.8, help="for similar: the similarity needed (default 0.8)")
     shadow.add_argument("--min-agreement", type=float, default=0.9, metavar="X", help="exit 1 below it (default 0.9)")
     shadow.add_argument("--limit", type=int, metavar="N", help="replay at most N requests")

@@ -7,7 +7,7 @@ cost, error. Keys never reach the file (every string passes :func:`modelswap._re
 ``redact_patterns`` (regexes: e-mail addresses, account numbers, ...) mask configured fields of the text too.
 
 :func:`replay` sends the recorded requests to a candidate and compares each answer with the recorded one by an
-assertion (``similar`` at a threshold by default, or ``equals``/``icontains``/``choice``...), then reports the
+assertion (``similar`` at a threshold by default, or ``equals``, ``contains``, ``icontains``, ``levenshtein``), then reports the
 agreement rate, latency of both sides (p50, p95), error rates and cost.
 """
 
@@ -176,8 +176,10 @@ async def replay(
             text, error, latency, cost = None, f"{type(exc).__name__}: {redact(str(exc))}", time.perf_counter() - started, None
         recorded = row.get("text")
         if error is None and recorded is not None:
-            check = Assertion(type=assertion, value=recorded, threshold=threshold)
-            result = evaluate(check, text or "", expected=recorded)
+            # A raw-completion answer keeps the space before its first word; that is not part of the answer.
+            reference = recorded.strip()
+            check = Assertion(type=assertion, value=reference, threshold=threshold)
+            result = evaluate(check, text or "", expected=reference)
             agree, score, reason = bool(result.passed), float(result.score), result.reason
         else:
             agree, score, reason = False, 0.0, error or "nothing was recorded to compare with (the recorded call failed)"

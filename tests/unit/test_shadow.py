@@ -107,3 +107,11 @@ def test_a_missing_or_broken_traffic_file_is_a_clear_error(tmp_path):
     torn = tmp_path / "torn.jsonl"
     torn.write_text('{"messages": [], "ts": 1}\n{"messa')
     assert len(list(iter_traffic(torn))) == 1
+
+
+def test_the_space_a_raw_completion_keeps_before_its_answer_is_not_a_disagreement(tmp_path):
+    rows = [{"alias": "live", "messages": [{"role": "user", "content": "echo"}], "text": " echo:echo\n"}]
+    with FaultyServer() as server:
+        config = _config(server, tmp_path)
+        report = run_replay(rows, "cand", config=str(config), assertion="icontains")
+    assert report["agreement"] == 1.0, report["disagreements"]
