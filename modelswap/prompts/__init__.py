@@ -11,7 +11,8 @@ pure Python (no Jinja at runtime), and is checked against golden renders made wi
     ('<end_of_turn>', '<eos>')
 
 Formats (:func:`formats`): ``llama3``, ``llama3.1``, ``llama3.2``, ``gemma2``, ``gemma3``, ``qwen2.5``,
-``mistral-v0.2``, ``mistral-nemo``, ``glm4``, ``glm4.6``, ``chatml`` and ``plain``, plus these aliases:
+``mistral-v0.2``, ``mistral-nemo``, ``glm4``, ``glm4.6``, ``chatml``, ``smollm2`` and ``plain``, plus these
+aliases:
 
 * ``llama`` and ``llama3.3`` -> ``llama3.1`` (Llama 3.3's template is identical to 3.1's; 3.2 differs only in
   defaulting the date to today);
@@ -19,11 +20,14 @@ Formats (:func:`formats`): ``llama3``, ``llama3.1``, ``llama3.2``, ``gemma2``, `
 * ``mistral`` -> ``mistral-v0.2`` (Mistral 7B Instruct, ``[INST] ... [/INST]`` with spaces, no system role).
   Mistral Nemo's format (no spaces, the system prompt merged into the last user turn) must be asked for by
   name, ``mistral-nemo``;
-* ``glm`` -> ``glm4``.
+* ``glm`` -> ``glm4``;
+* ``smollm`` and ``smollm2-instruct`` -> ``smollm2``.
 
 ``chatml`` is its own format, not an alias of ``qwen2.5``: plain ChatML (``<|im_start|>role\\ncontent<|im_end|>
 \\n`` per message), without the default system prompt Qwen 2.5 injects when a conversation has none. With a
-system message first the two render the same.
+system message first the two render the same. ``smollm2`` (SmolLM2-135M-Instruct, the model ``modelswap
+serve-local`` runs) is ChatML too, with SmolLM's own default system prompt ("You are a helpful AI assistant
+named SmolLM, trained by Hugging Face") in place of Qwen's, and no BOS.
 
 ``plain`` is for base models: a single user message (after optional system messages) is sent verbatim, system
 texts first, separated by blank lines; anything else becomes a ``User:``/``Assistant:`` transcript.

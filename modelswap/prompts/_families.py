@@ -22,8 +22,8 @@ class Family:
     Attributes:
         name: the canonical format name (``"llama3.1"``), also when the family was looked up by an alias.
         bos: the beginning-of-sequence text the official template writes first, or ``""`` when it writes none
-            (Qwen, GLM and ChatML have no BOS; GLM's ``[gMASK]<sop>`` prefix is template text, not a BOS, and
-            is always rendered).
+            (Qwen, SmolLM2, GLM and ChatML have no BOS; GLM's ``[gMASK]<sop>`` prefix is template text, not a
+            BOS, and is always rendered).
         eos: the template's ``eos_token`` (what ends an assistant turn, or the sequence).
         stop: the end-of-turn strings a raw-completion caller should stop generation on, so a model that
             keeps going after its turn does not write the next user turn too.
@@ -115,8 +115,8 @@ CANONICAL: dict[str, Family] = {
         # Plain ChatML, for models trained on it without Qwen's default system prompt.
         Family("chatml", "", "<|im_end|>", ("<|im_end|>", "<|endoftext|>"), _CHATML, True, (), "ChatML"),
         # ChatML with SmolLM's own default system prompt; the GGUF adds no BOS (add_bos_token false).
-        Family("smollm2", "", "<|im_end|>", ("<|im_end|>", "<|endoftext|>"), _CHATML, True, ("smollm",),
-               "HuggingFaceTB/SmolLM2-135M-Instruct"),
+        Family("smollm2", "", "<|im_end|>", ("<|im_end|>", "<|endoftext|>"), _CHATML, True,
+               ("smollm", "smollm2-instruct"), "HuggingFaceTB/SmolLM2-135M-Instruct"),
     )
 }
 

@@ -1,10 +1,10 @@
 """Pure-Python renderers that reproduce each family's official chat template byte for byte.
 
-Each renderer mirrors one template in ``contracts/templates/*.jinja`` as transformers' ``apply_chat_template
-(tokenize=False)`` runs it (``trim_blocks``, ``lstrip_blocks``, Jinja's ``trim`` filter being ``str.strip``,
-message keys whose value is None dropped). Where the template calls ``raise_exception`` the renderer raises
-:class:`_Refusal`, which :func:`render` turns into a :class:`~modelswap.PromptFormatError` that quotes the
-template's own words and says how to fix the conversation.
+Each renderer mirrors one official template (in ``tests/data/contracts/templates``; SmolLM2's in
+``tests/data/templates``) as transformers' ``apply_chat_template(tokenize=False)`` runs it (``trim_blocks``,
+``lstrip_blocks``, Jinja's ``trim`` filter being ``str.strip``, message keys whose value is None dropped). Where
+the template calls ``raise_exception`` the renderer raises :class:`_Refusal`, which :func:`render` turns into a
+:class:`~modelswap.PromptFormatError` that quotes the template's own words and says how to fix the conversation.
 
 Scope: string ``content`` and the roles ``system``, ``user`` and ``assistant``. Tool definitions, tool calls and
 tool results are refused with a clear error rather than rendered approximately: send tool conversations to a
@@ -111,9 +111,9 @@ def render(
 
     Raises:
         PromptFormatError: an unknown format; an empty list, or messages that are not system/user/assistant
-            mappings with string content; a special token in message text under ``special_tokens="refuse"``; or a conversation the
-            official template refuses (``format`` and ``index`` name the culprit; the message quotes the
-            template's own error and says how to fix it).
+            mappings with string content; a special token in message text under ``special_tokens="refuse"``;
+            or a conversation the official template refuses (``format`` and ``index`` name the culprit; the
+            message quotes the template's own error and says how to fix it).
 
     Example:
         >>> render("gemma3", [{"role": "user", "content": "Hi"}], include_bos=False)
