@@ -48,7 +48,7 @@ from _env import environment  # noqa: E402
 
 from modelswap import audit  # noqa: E402
 from modelswap.audit._patterns import load_patterns  # noqa: E402
-from modelswap.audit._scan import MAX_FILE_BYTES, SKIP_DIRS, file_type  # noqa: E402
+from modelswap.audit._walk import MAX_FILE_BYTES, SKIP_DIRS, file_type  # noqa: E402
 
 CORPUS_VERSION = 2
 INJECT_EVERY = 97

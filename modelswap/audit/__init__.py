@@ -5,7 +5,7 @@ endpoints, hand-written chat-template tokens and literal API keys in Python, not
 Kestra, compose, modelswap configs), JSON, TOML, ``.env`` files and Dockerfiles, and says for each whether it is
 *hard-coded* (an edit to code, an image or a manifest is needed to swap) or already *configurable* (modelswap
 config, ConfigMap data, ``.env``, or the default of an environment lookup). The rules are in
-:mod:`modelswap.audit._scan`; the patterns, dated and sourced, in ``patterns.json``.
+:mod:`modelswap.audit._rules`; the patterns, dated and sourced, in ``patterns.json``.
 
 ```python
 from modelswap import audit
@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from ._format import FORMATS, format_table, run_audit, to_json
 from ._patterns import KINDS, load_patterns
+from ._report import AuditReport, Finding
 from ._sarif import sarif_log, to_sarif
-from ._scan import AuditReport, Finding, iter_files, scan
+from ._scan import scan
+from ._walk import iter_files
 
 __all__ = [
     "FORMATS",

@@ -7,7 +7,8 @@ import os
 import sys
 from typing import IO, Any
 
-from ._scan import AuditReport, scan
+from ._report import AuditReport
+from ._scan import scan
 
 __all__ = ["FORMATS", "format_table", "run_audit", "to_json"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ._scan import AuditReport, Finding
+from ._report import AuditReport, Finding
 
 __all__ = ["INFORMATION_URI", "RULES", "SARIF_SCHEMA", "sarif_log", "to_sarif"]
 

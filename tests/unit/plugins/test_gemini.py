@@ -24,12 +24,12 @@ from modelswap._config import ModelSpec, ProviderSpec, loads_config
 from modelswap._provider import Provider, load_adapter
 from modelswap._redact import redact
 from modelswap.hookspecs import InBandError
+from modelswap.plugins._vertex_auth import _TokenSource
 from modelswap.plugins.gemini import (
     GeminiGenerate,
     UnsupportedSchemaError,
     VertexGenerate,
     VertexTokenAuth,
-    _TokenSource,
     to_gemini_schema,
 )
 
