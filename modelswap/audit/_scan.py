@@ -24,7 +24,7 @@ from ._notebook import notebook_code
 from ._patterns import Patterns, load_patterns, mask
 from ._report import AuditReport, Finding
 from ._rules import comment_start, fix_for, logical_prefix, status_of
-from ._walk import MAX_FILE_BYTES, file_type, iter_files
+from ._walk import MAX_FILE_BYTES, iter_files
 from ._yaml_shape import yaml_info, yaml_type
 
 __all__ = [

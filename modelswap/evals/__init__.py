@@ -15,8 +15,9 @@ types, and :func:`load_promptfoo` for what a promptfoo import keeps.
 Inside, each module imports only those listed before it: ``_values`` (small value helpers) and ``_types``
 (the data); ``_check`` (what a check takes and returns); the checks (``_json_checks``, ``_text_checks``,
 ``_numeric_checks``, ``_similarity_checks``, ``_judge``); ``_assertions`` (the catalogue, validation, dispatch
-and grading); ``_suite`` (JSONL and YAML suites, and the case-building pieces other formats reuse);
-``_promptfoo`` (the promptfoo importer); ``_load`` (:func:`load_suite`, which picks the loader).
+and grading); ``_source`` (files, and the place of each piece for errors); ``_template`` (prompt templates);
+``_cases`` (the case rules every format shares); ``_suite`` (native JSONL and YAML suites); ``_promptfoo`` (the
+promptfoo importer); ``_load`` (:func:`load_suite`, which picks the loader).
 """
 
 from __future__ import annotations

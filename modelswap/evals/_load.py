@@ -11,7 +11,8 @@ from typing import Mapping
 
 from .._errors import ConfigError
 from ._promptfoo import load_promptfoo
-from ._suite import load_jsonl_suite, parse_yaml, read_text, suite_from_data
+from ._source import parse_yaml, read_text
+from ._suite import load_jsonl_suite, suite_from_data
 from ._types import Suite
 
 __all__ = ["load_suite"]

@@ -25,8 +25,8 @@ test index, as are assertions with a ``transform``. A test left with no assertio
 errors still count) and reported.
 
 The importer is a translator only: it turns each promptfoo test into a modelswap case mapping and builds the
-cases with the suite loader's public pieces (:class:`~modelswap.evals._suite.CaseRules`,
-:func:`~modelswap.evals._suite.build_cases`), so every rule of a native suite applies to an imported one.
+cases with the suite loader's public pieces (:class:`~modelswap.evals._cases.CaseRules`,
+:func:`~modelswap.evals._cases.build_cases`), so every rule of a native suite applies to an imported one.
 
 Example:
     >>> suite, notes = load_promptfoo("tests/unit/evals/data/promptfoo/promptfooconfig.yaml")  # doctest: +SKIP
@@ -48,16 +48,9 @@ from typing import Any, Iterator, Mapping
 from .._errors import ConfigError
 from ._assertions import ASSERTION_TYPES, parse_assertion
 from ._check import AssertionSpecError
-from ._suite import (
-    CaseRules,
-    Location,
-    build_cases,
-    compile_template,
-    parse_messages,
-    parse_yaml,
-    read_text,
-    resolve_ref,
-)
+from ._cases import CaseRules, build_cases, parse_messages
+from ._source import Location, parse_yaml, read_text, resolve_ref
+from ._template import compile_template
 from ._types import Suite
 from ._values import split_commas
 

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError
 from ._common import YamlDoc, fmt_money, fmt_tokens, load_yaml
 
 __all__ = [

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from modelswap import ConfigError, cli
-from modelswap.rollout import ConfigDefaultTarget, ConfigMapTarget, evaluate_triggers, parse_target, switch
+from modelswap.rollout import ConfigDefaultTarget, evaluate_triggers, parse_target, switch
 
 CONFIG = """\
 # production config
