@@ -71,7 +71,7 @@ from ._numeric_checks import CHECKS as _NUMERIC_CHECKS
 from ._similarity_checks import CHECKS as _SIMILARITY_CHECKS
 from ._text_checks import CHECKS as _TEXT_CHECKS
 from ._types import Assertion, AssertionResult, Case, CaseGrade, Judge
-from ._values import closest, is_number
+from ._values import closest, is_number, unknown
 
 __all__ = [
     "ASSERTION_TYPES",
@@ -139,10 +139,9 @@ def parse_assertion(raw: Any) -> Assertion:
         )
     for key in raw:
         if key not in _ASSERTION_KEYS:
-            suggestion = closest(str(key), _ASSERTION_KEYS)
             raise AssertionSpecError(
-                f"unknown field {key!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
-                + f" Assertion fields: {', '.join(_ASSERTION_KEYS)}; type-specific settings go under `options:`.",
+                unknown("field", key, _ASSERTION_KEYS, "Assertion fields")[:-1]
+                + "; type-specific settings go under `options:`.",
                 str(key),
             )
     kind = raw.get("type")

@@ -16,7 +16,7 @@ from ._check import AssertionSpecError
 from ._source import Location
 from ._template import Template, TemplateError
 from ._types import Assertion, Case
-from ._values import as_text, closest
+from ._values import as_text, closest, unknown
 
 __all__ = ["CASE_KEYS", "DEFAULTS_KEYS", "CaseRules", "build_cases", "parse_messages"]
 
@@ -70,12 +70,7 @@ class CaseRules:
             raise loc.error(f"`{label}` must be a mapping with `assert` and/or `vars`.")
         for name in value:
             if name not in DEFAULTS_KEYS:
-                suggestion = closest(str(name), DEFAULTS_KEYS)
-                raise loc.error(
-                    f"unknown field {name!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
-                    + f" Fields: {', '.join(DEFAULTS_KEYS)}.",
-                    name,
-                )
+                raise loc.error(unknown("field", name, DEFAULTS_KEYS, "Fields"), name)
         vars = value.get("vars")
         if vars is not None:
             if not isinstance(vars, Mapping):

@@ -47,8 +47,8 @@ from typing import Any, Iterator, Mapping
 
 from .._errors import ConfigError
 from ._assertions import ASSERTION_TYPES, parse_assertion
-from ._check import AssertionSpecError
 from ._cases import CaseRules, build_cases, parse_messages
+from ._check import AssertionSpecError
 from ._source import Location, parse_yaml, read_text, resolve_ref
 from ._template import compile_template
 from ._types import Suite

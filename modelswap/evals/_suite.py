@@ -71,7 +71,7 @@ from ._cases import CaseRules, build_cases, parse_messages
 from ._source import Location, jsonl_rows, parse_yaml, read_text, resolve_ref
 from ._template import compile_template
 from ._types import Suite
-from ._values import closest
+from ._values import closest, unknown
 
 __all__ = ["GENERIC_PARAMS", "SUITE_KEYS", "THRESHOLD_KEYS", "load_jsonl_suite", "suite_from_data"]
 
@@ -120,12 +120,7 @@ def suite_from_data(
         )
     for key in data:
         if key not in SUITE_KEYS:
-            suggestion = closest(str(key), SUITE_KEYS)
-            raise loc.error(
-                f"unknown field {key!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
-                + f" Suite fields: {', '.join(SUITE_KEYS)}.",
-                key,
-            )
+            raise loc.error(unknown("field", key, SUITE_KEYS, "Suite fields"), key)
     if "cases" in data and "tests" in data:
         raise loc.error("give the cases under `cases` or `tests`, not both.", "tests")
     key = "cases" if "cases" in data else "tests"
@@ -238,12 +233,7 @@ def _thresholds(value: Any, loc: Location) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, item in value.items():
         if key not in THRESHOLD_KEYS:
-            suggestion = closest(str(key), THRESHOLD_KEYS)
-            raise loc.error(
-                f"unknown threshold {key!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
-                + f" Thresholds: {', '.join(THRESHOLD_KEYS)}.",
-                "thresholds", key,
-            )
+            raise loc.error(unknown("threshold", key, THRESHOLD_KEYS, "Thresholds"), "thresholds", key)
         if isinstance(item, bool) or not isinstance(item, (int, float)) or item < 0:
             raise loc.error(f"{key} must be a number >= 0, not {item!r}.", "thresholds", key)
         if key == "alpha" and not 0 < item < 1:
@@ -264,10 +254,8 @@ def _license_policy(value: Any, loc: Location) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for key, names in value.items():
         if key not in ("allow", "deny"):
-            suggestion = closest(str(key), ("allow", "deny"))
             raise loc.error(
-                f"unknown field {key!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
-                + " A license policy has `allow` and/or `deny`.",
+                unknown("field", key, ("allow", "deny")) + " A license policy has `allow` and/or `deny`.",
                 "license_policy", key,
             )
         if isinstance(names, str):

@@ -18,6 +18,7 @@ __all__ = [
     "as_number",
     "as_text",
     "closest",
+    "unknown",
     "is_number",
     "is_scalar",
     "short",
@@ -101,3 +102,15 @@ def closest(word: str, choices: Iterable[Any], cutoff: float = 0.6) -> str | Non
     """
     matches = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=cutoff)
     return matches[0] if matches else None
+
+
+def unknown(what: str, name: Any, known: Iterable[Any], listing: str | None = None) -> str:
+    """The message for a name that is not one of ``known``: a likely fix, then (with ``listing``) every choice.
+
+    Example:
+        >>> unknown("field", "expect", ["expected", "assert"], "Case fields")
+        "unknown field 'expect'; did you mean 'expected'? Case fields: expected, assert."
+    """
+    suggestion = closest(str(name), known)
+    text = f"unknown {what} {name!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
+    return text + (f" {listing}: {', '.join(str(k) for k in known)}." if listing else "")

@@ -344,18 +344,33 @@ class Response:
         if self.norm["finish_reason"] is None and self.norm["error"] is None:
             self.warn("stream", "no finishReason in any chunk (truncated stream?)")
 
-    def ollama_stream(self, lines: list[str]) -> None:
-        done = False
-        for i, line in enumerate(lines):
-            where = f"line[{i}]"
-            chunk = self.load(where, line)
+    def chunks(self, raws: list[str], label: str, *, error_warning: str | None = None,
+               done_warning: str | None = None):
+        """``(where, chunk)`` for each JSON chunk of a line or event stream, schema-checked, counted in ``events``.
+
+        Bad JSON is an ERROR and an in-band error object is recorded as the error (with ``error_warning``, if
+        given); neither is yielded. With ``done_warning``, a ``[DONE]`` sentinel is warned about and skipped.
+        """
+        for i, raw in enumerate(raws):
+            where = f"{label}[{i}]"
+            if done_warning is not None and raw.strip() == "[DONE]":
+                self.warn(where, done_warning)
+                continue
+            chunk = self.load(where, raw)
             if chunk is NOT_JSON:
                 continue
             self.norm["events"] += 1
             if self.mid_stream_error(chunk, where):
-                self.warn(where, "mid-stream error line (HTTP status stays 200)")
+                if error_warning is not None:
+                    self.warn(where, error_warning)
                 continue
             self.schema(self.schema_of(CHUNK), chunk, where)
+            yield where, chunk
+
+    def ollama_stream(self, lines: list[str]) -> None:
+        done = False
+        for where, chunk in self.chunks(lines, "line",
+                                        error_warning="mid-stream error line (HTTP status stays 200)"):
             if done:
                 self.error(where, "data after done:true")
             self.ollama_chunk(chunk)
@@ -365,19 +380,8 @@ class Response:
 
     def llamacpp_stream(self, events: list[dict]) -> None:
         stopped = False
-        for i, event in enumerate(events):
-            where = f"event[{i}]"
-            if event["data"].strip() == "[DONE]":
-                self.warn(where, "[DONE] sentinel: native /completion does not send it "
-                                 "(OpenAI-compatible endpoints do)")
-                continue
-            chunk = self.load(where, event["data"])
-            if chunk is NOT_JSON:
-                continue
-            self.norm["events"] += 1
-            if self.mid_stream_error(chunk, where):
-                continue
-            self.schema(self.schema_of(CHUNK), chunk, where)
+        for _, chunk in self.chunks([e["data"] for e in events], "event", done_warning=(
+                "[DONE] sentinel: native /completion does not send it (OpenAI-compatible endpoints do)")):
             self.llamacpp_chunk(chunk)
             stopped = stopped or bool(chunk.get("stop"))
         if not stopped and self.norm["error"] is None:
@@ -385,15 +389,7 @@ class Response:
 
     def tgi_stream(self, events: list[dict]) -> None:
         final = False
-        for i, event in enumerate(events):
-            where = f"event[{i}]"
-            chunk = self.load(where, event["data"])
-            if chunk is NOT_JSON:
-                continue
-            self.norm["events"] += 1
-            if self.mid_stream_error(chunk, where):
-                continue
-            self.schema(self.schema_of(CHUNK), chunk, where)
+        for _, chunk in self.chunks([e["data"] for e in events], "event"):
             self.tgi_chunk(chunk, streaming=True)
             final = final or chunk.get("generated_text") is not None
         if not final and self.norm["error"] is None:

@@ -270,6 +270,7 @@ def workspace(c: dict, root: Path) -> Path:
 
 
 def outcome(c: dict, code: int, stdout: str, stderr: str) -> dict:
+    """The fields recorded from one run (test_kit_matches_reference.py compares the kit's on the same)."""
     result: dict = {"exit": code}
     if "--json" in c["args"] and code != 2:
         result["json"] = json.loads(stdout)

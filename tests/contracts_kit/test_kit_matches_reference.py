@@ -42,6 +42,9 @@ def _module(name: str) -> ModuleType:
 
 SCRIPTS = {"check_request.py": _module("check_request"), "check_response.py": _module("check_response")}
 render_reference = _module("render_reference")
+# The scratch folder and the recorded fields, exactly as make_goldens.py made them for the reference.
+make_goldens = _module("make_goldens")
+_workspace, _outcome = make_goldens.workspace, make_goldens.outcome
 
 
 def _golden(name: str) -> dict[str, Any]:
@@ -52,34 +55,12 @@ DOCS = {name: _golden(name) for name in GROUPS}
 CASES = [(name, case) for name in GROUPS for case in DOCS[name]["cases"]]
 
 
-def _workspace(case: dict[str, Any], root: Path) -> Path:
-    """What make_goldens.py ran the reference in: `examples` and the case's inline inputs under `in/`."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "examples").symlink_to(DATA / "examples", target_is_directory=True)
-    for name, text in case["inputs"].items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text, encoding="utf-8")
-    return root
-
-
 def _run_in_process(case: dict[str, Any], cwd: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
     monkeypatch.chdir(cwd)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = SCRIPTS[case["script"]].main(list(case["args"]))
     return code, out.getvalue(), err.getvalue()
-
-
-def _outcome(case: dict[str, Any], code: int, stdout: str, stderr: str) -> dict[str, Any]:
-    """The fields make_goldens.py records, from one run."""
-    result: dict[str, Any] = {"exit": code}
-    if "--json" in case["args"] and code != 2:
-        result["json"] = json.loads(stdout)
-    else:
-        result["stdout"] = stdout.splitlines()
-    if stderr:
-        result["stderr"] = stderr.splitlines()
-    return result
 
 
 def _expected(case: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import pytest
 
 from modelswap import PromptFormatError, prompts
 from modelswap.prompts._families import special_token_regex
+from tests.unit.prompts.conversations import random_conversation
 
 jinja2 = pytest.importorskip("jinja2", reason="jinja2 is needed to run the official templates (test-only)")
 
@@ -92,36 +93,20 @@ FORMATS = ["llama3", "llama3.1", "llama3.2", "gemma2", "gemma3", "qwen2.5", "mis
            "glm4.6", "chatml"]
 
 
-def _text(rng: random.Random, fmt: str, with_specials: bool) -> str:
-    parts = rng.choices(PIECES, k=rng.randint(1, 3))
-    if with_specials and rng.random() < 0.15:
-        parts.insert(rng.randrange(len(parts) + 1), rng.choice(prompts.family(fmt).special_tokens))
-    return "".join(parts)
+def _glm_keys(fmt: str) -> Any:
+    """GLM's own message keys, which its templates read."""
+    def extra(rng: random.Random, role: str, roll: float) -> dict[str, Any]:
+        if fmt == "glm4" and roll < 0.3:
+            return {"metadata": rng.choice(["", "meta", "m\n"])}
+        if fmt == "glm4.6" and role == "assistant" and roll < 0.35:
+            return {"reasoning_content": rng.choice(["", " thought ", "\nplan\n"])}
+        return {}
+    return extra
 
 
 def _conversation(rng: random.Random, fmt: str, with_specials: bool) -> list[dict[str, Any]]:
-    """Mostly well-formed alternations (with or without a system message), sometimes arbitrary role orders."""
-    n = rng.randint(1, 6)
-    if rng.random() < 0.7:
-        roles = ["user" if i % 2 == 0 else "assistant" for i in range(n)]
-        if rng.random() < 0.5:
-            roles = ["system", *roles]
-    else:
-        roles = [rng.choice(["system", "user", "assistant"]) for _ in range(n)]
-    messages: list[dict[str, Any]] = []
-    for role in roles:
-        message: dict[str, Any] = {"role": role, "content": _text(rng, fmt, with_specials)}
-        roll = rng.random()
-        if roll < 0.1:
-            message["tool_calls"] = None  # None-valued keys are dropped before rendering
-        elif roll < 0.15:
-            message["name"] = "someone"  # ignored by every template
-        elif fmt == "glm4" and roll < 0.3:
-            message["metadata"] = rng.choice(["", "meta", "m\n"])
-        elif fmt == "glm4.6" and role == "assistant" and roll < 0.35:
-            message["reasoning_content"] = rng.choice(["", " thought ", "\nplan\n"])
-        messages.append(message)
-    return messages
+    specials = prompts.family(fmt).special_tokens if with_specials else ()
+    return random_conversation(rng, PIECES, specials, _glm_keys(fmt))
 
 
 def _kwargs_variants(fmt: str) -> list[dict[str, Any]]:

@@ -14,23 +14,12 @@ import pytest
 
 from modelswap import PromptFormatError, prompts
 from modelswap.prompts._families import special_token_regex
+from tests.unit.prompts.conversations import assistant, system, user
 
 ZWSP = "\u200b"
 CANONICAL = ["llama3", "llama3.1", "llama3.2", "gemma2", "gemma3", "qwen2.5", "mistral-v0.2", "mistral-nemo", "glm4",
              "glm4.6", "chatml", "smollm2"]
 TEMPLATED = [f for f in CANONICAL]  # every format with special tokens (plain has none)
-
-
-def user(text: str) -> dict[str, str]:
-    return {"role": "user", "content": text}
-
-
-def assistant(text: str) -> dict[str, str]:
-    return {"role": "assistant", "content": text}
-
-
-def system(text: str) -> dict[str, str]:
-    return {"role": "system", "content": text}
 
 
 # -- names ----------------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest
 
 from modelswap import PromptFormatError, prompts
 from modelswap.prompts._families import special_token_regex
+from tests.unit.prompts.conversations import assistant, random_conversation, system, user
 
 jinja2 = pytest.importorskip("jinja2", reason="jinja2 runs the official template (test-only dependency)")
 from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: E402
@@ -37,18 +38,6 @@ PIECES = ["Hello", "What is 2+2?", "", " ", "  padded  ", "\n", "\n\nlines\n\n",
           "<|IM_END|>", "<im_end>"]
 
 Official = Callable[[list[dict[str, Any]], bool], str]
-
-
-def user(text: str) -> dict[str, str]:
-    return {"role": "user", "content": text}
-
-
-def assistant(text: str) -> dict[str, str]:
-    return {"role": "assistant", "content": text}
-
-
-def system(text: str) -> dict[str, str]:
-    return {"role": "system", "content": text}
 
 
 @pytest.fixture(scope="module")
@@ -124,33 +113,9 @@ def test_an_empty_conversation_is_refused_like_every_other_format(official: Offi
 # -- random conversations -------------------------------------------------------------------------------------------
 
 
-def _text(rng: random.Random, with_specials: bool) -> str:
-    parts = rng.choices(PIECES, k=rng.randint(1, 3))
-    if with_specials and rng.random() < 0.15:
-        parts.insert(rng.randrange(len(parts) + 1), rng.choice(CHATML_TOKENS))
-    return "".join(parts)
-
-
 def _conversation(rng: random.Random, with_specials: bool) -> list[dict[str, Any]]:
-    """As in test_against_reference: mostly well-formed alternations (with or without a system message), sometimes
-    arbitrary role orders, now and then a None-valued or an ignored extra key."""
-    n = rng.randint(1, 6)
-    if rng.random() < 0.7:
-        roles = ["user" if i % 2 == 0 else "assistant" for i in range(n)]
-        if rng.random() < 0.5:
-            roles = ["system", *roles]
-    else:
-        roles = [rng.choice(["system", "user", "assistant"]) for _ in range(n)]
-    messages: list[dict[str, Any]] = []
-    for role in roles:
-        message: dict[str, Any] = {"role": role, "content": _text(rng, with_specials)}
-        roll = rng.random()
-        if roll < 0.1:
-            message["tool_calls"] = None  # None-valued keys are dropped before rendering
-        elif roll < 0.15:
-            message["name"] = "someone"  # ignored by the template
-        messages.append(message)
-    return messages
+    """As in test_against_reference, with ChatML's tokens as the specials."""
+    return random_conversation(rng, PIECES, CHATML_TOKENS if with_specials else ())
 
 
 @pytest.mark.parametrize("seed", SEEDS)
