@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -293,12 +294,20 @@ class LocalServer:
             raise
         return self
 
-    def wait_healthy(self, timeout: float) -> None:
+    def wait_healthy(self, timeout: float, stop_requested: threading.Event | None = None) -> None:
+        """Poll ``/health`` until the server answers 200.
+
+        Raises:
+            ProviderError: the process exited, or ``timeout`` seconds passed.
+            KeyboardInterrupt: ``stop_requested`` was set (Ctrl-C or SIGTERM while loading).
+        """
         import httpx
 
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
             while True:
+                if stop_requested is not None and stop_requested.is_set():
+                    raise KeyboardInterrupt
                 if self.process is not None and self.process.poll() is not None:
                     raise ProviderError(
                         f"llama-server ({self.model.title}) exited with code {self.process.returncode} before it "
@@ -370,14 +379,14 @@ class LocalServers(Mapping[str, LocalServer]):
     def __len__(self) -> int:
         return len(self._servers)
 
-    def start(self, timeout: float = 120.0) -> LocalServers:
+    def start(self, timeout: float = 120.0, stop_requested: threading.Event | None = None) -> LocalServers:
         try:
             for server in self._servers.values():
                 server.command()  # every binary and weight file resolved before any process starts
             for server in self._servers.values():
                 server.launch()
             for server in self._servers.values():
-                server.wait_healthy(timeout)
+                server.wait_healthy(timeout, stop_requested)
         except BaseException:
             self.stop()
             raise
@@ -413,37 +422,39 @@ def serve_local(
     if port is not None and names:
         chosen.setdefault(names[0], port)
     servers = LocalServers(names, ports=chosen, ctx_size=ctx_size, parallel=parallel)
-    stopping = False
+    # The handlers only set a flag: an exception raised from a handler can land inside Popen.poll() between
+    # taking and releasing its waitpid lock, and the stop() that follows then waits on that lock forever.
+    stop_requested = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-        raise KeyboardInterrupt
+        stop_requested.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         for server in servers.values():
             server.command()
         for server in servers.values():
             print(f"Starting llama-server with {server.model.title} on {server.root_url} (log: {server.log_path}) ...",
                   file=out, flush=True)
-        servers.start()
+        servers.start(stop_requested=stop_requested)
         for server in servers.values():
             print(f"Ready: {server.model.title}, OpenAI-compatible API at {server.base_url}, model id "
                   f"{server.model.model_id!r}.", file=out, flush=True)
         print("Ctrl-C stops " + ("it." if len(servers) == 1 else "them."), file=out, flush=True)
-        while True:
+        while not stop_requested.wait(0.2):
             for server in servers.values():
                 assert server.process is not None
                 code = server.process.poll()
-                if code is not None and not stopping:
+                if code is not None and not stop_requested.is_set():
                     print(f"llama-server ({server.model.title}) exited with code {code}.\n{server.log_tail()}",
                           file=sys.stderr)
                     return 1
-            time.sleep(0.2)
+        print("Stopping llama-server ...", file=out, flush=True)
+        return 0
     except KeyboardInterrupt:
         print("Stopping llama-server ...", file=out, flush=True)
         return 0
     finally:
         servers.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

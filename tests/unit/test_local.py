@@ -137,3 +137,51 @@ def test_models_lists_both_families_with_license_and_weights(capsys, monkeypatch
     assert cli.main(["models", "--json"]) == 0
     models = {m["alias"]: m for m in json.loads(capsys.readouterr().out)["models"]}
     assert set(models) == {"gemma-raw", "gemma-chat", "smollm2-chat", "smollm2-raw"}
+
+
+FAKE_LLAMA_SERVER = """#!{python}
+import http.server, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"{{}}")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Health).serve_forever()
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_serve_local_stops_on_a_signal_at_any_moment(tmp_path, signal_name):
+    """A stop signal may land anywhere in serve-local's loop, also inside Popen.poll(); it must still exit 0 at
+    once and take its server down (it once hung forever when the signal hit poll's waitpid lock)."""
+    import random
+    import signal
+    import time
+
+    server = tmp_path / "llama-server"
+    server.write_text(FAKE_LLAMA_SERVER.format(python=sys.executable))
+    server.chmod(0o755)
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    env = {"MODELSWAP_LLAMA_SERVER": str(server), "MODELSWAP_LOCAL_GGUF": str(gguf), "PATH": "/usr/bin:/bin",
+           "TMPDIR": str(tmp_path)}
+    rng = random.Random(7)
+    for _ in range(6):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        process = subprocess.Popen([sys.executable, "-m", "modelswap", "serve-local", "--model", "gemma", "--port", str(port)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().startswith("Starting")
+            assert process.stdout.readline().startswith("Ready:")
+            time.sleep(rng.uniform(0, 0.5))  # somewhere in the 0.2 s polling loop
+            process.send_signal(getattr(signal, signal_name))
+            assert process.wait(timeout=20) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, "the server outlived serve-local"
