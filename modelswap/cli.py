@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     regress.add_argument("--license-deny", metavar="LIST", help="comma-separated licenses it may not have")
     regress.add_argument("--skip-preflight", action="store_true", help="run even when the pre-flight check fails")
     regress.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    regress.add_argument("--strict", action="store_true",
+                         help="promptfoo configs: stop when anything in the config cannot be carried over exactly")
 
     shadow = commands.add_parser("shadow", help="replay recorded traffic to a candidate and compare the answers")
     shadow.add_argument("traffic", help="JSONL recorded with MODELSWAP_RECORD (or TrafficRecorder)")
@@ -402,7 +404,13 @@ def _regress(args: argparse.Namespace) -> int:
     from .evals import load_suite
     from .regress import compare, preflight
 
-    suite = load_suite(args.suite)
+    suite = load_suite(args.suite, strict=args.strict)
+    if suite.notes:
+        # Said before any request, so nobody reads a verdict without knowing what it left out.
+        print(f"{suite.source}: {len(suite.notes)} thing{'s' if len(suite.notes) != 1 else ''} not carried over "
+              "(--strict makes this an error):", file=sys.stderr)
+        for note in suite.notes:
+            print(f"  - {note}", file=sys.stderr)
     # Flags win over the suite's own thresholds.
     thresholds = {name: getattr(args, name) for name in _THRESHOLDS if getattr(args, name) is not None}
     policy = dict(getattr(suite, "license_policy", None) or {})

@@ -70,6 +70,7 @@ from ._judge import CHECKS as _JUDGE_CHECKS
 from ._numeric_checks import CHECKS as _NUMERIC_CHECKS
 from ._similarity_checks import CHECKS as _SIMILARITY_CHECKS
 from ._text_checks import CHECKS as _TEXT_CHECKS
+from ._transform import TransformError, compile_transform, run_transform
 from ._types import Assertion, AssertionResult, Case, CaseGrade, Judge
 from ._values import closest, is_number, unknown
 
@@ -77,6 +78,7 @@ __all__ = [
     "ASSERTION_TYPES",
     "MEASUREMENT_TYPES",
     "check_assertion",
+    "check_transform",
     "check_for_case",
     "default_assertion",
     "evaluate",
@@ -111,7 +113,7 @@ ASSERTION_TYPES: dict[str, str] = {
 # Checks that say nothing about the answer itself: a case holding only these still gets the default equality.
 MEASUREMENT_TYPES = frozenset({"latency", "cost"})
 
-_ASSERTION_KEYS = ("type", "value", "negate", "weight", "threshold", "path", "options", "metric")
+_ASSERTION_KEYS = ("type", "value", "negate", "weight", "threshold", "path", "options", "metric", "transform")
 _IMPLEMENTED: dict[str, Check] = {
     **_TEXT_CHECKS, **_JSON_CHECKS, **_NUMERIC_CHECKS, **_SIMILARITY_CHECKS, **_JUDGE_CHECKS
 }
@@ -166,12 +168,33 @@ def parse_assertion(raw: Any) -> Assertion:
     options = raw.get("options") or {}
     if not isinstance(options, Mapping):
         raise AssertionSpecError(f"`options` must be a mapping, not {type(options).__name__}.", "options")
+    metric = raw.get("metric")
+    if metric is not None and (not isinstance(metric, str) or not metric):
+        raise AssertionSpecError(f"`metric` is a name to group results under, not {metric!r}.", "metric")
+    transform = raw.get("transform")
+    if transform is not None:
+        check_transform(transform, "transform")
     assertion = Assertion(
         kind, raw.get("value"), negate, float(weight), None if threshold is None else float(threshold), path,
-        dict(options),
+        dict(options), metric, transform,
     )
     check_assertion(assertion)
     return assertion
+
+
+def check_transform(expression: Any, field: str) -> None:
+    """Check that ``expression`` is a transform modelswap can run (see :mod:`modelswap.evals._transform`).
+
+    Raises:
+        AssertionSpecError: it is not, naming ``field`` and why.
+    """
+    if not isinstance(expression, str) or not expression.strip():
+        raise AssertionSpecError(f"`{field}` is an expression on `output` such as output.trim(), not {expression!r}.",
+                                 field)
+    try:
+        compile_transform(expression)
+    except TransformError as exc:
+        raise AssertionSpecError(f"`{field}` {expression!r}: {exc}. modelswap runs no code from suites.", field) from None
 
 
 def check_assertion(assertion: Assertion) -> None:
@@ -270,11 +293,16 @@ def evaluate(
     if not isinstance(output, str):
         outcome = Outcome(False, 0.0, "no output: the call failed", definite=False)
     else:
-        outcome = check.run(assertion, output, CheckContext(expected, latency_s, cost, judge, question))
+        try:
+            if assertion.transform:
+                output = run_transform(assertion.transform, output)
+            outcome = check.run(assertion, output, CheckContext(expected, latency_s, cost, judge, question))
+        except TransformError as exc:
+            outcome = Outcome(False, 0.0, f"the transform failed: {exc}", definite=False)
     passed, score = outcome.passed, min(1.0, max(0.0, float(outcome.score)))
     if assertion.negate and outcome.definite:
         passed, score = not passed, 1.0 - score
-    return AssertionResult(assertion.label, passed, score, outcome.reason, assertion.weight)
+    return AssertionResult(assertion.label, passed, score, outcome.reason, assertion.weight, assertion.metric)
 
 
 def grade(
@@ -303,6 +331,15 @@ def grade(
         (m.get("content") for m in reversed(case.messages) if m.get("role") == "user" and isinstance(m.get("content"), str)),
         None,
     )
+    transform = getattr(case, "transform", None)
+    if transform and isinstance(output, str):
+        try:
+            output = run_transform(transform, output)
+        except TransformError as exc:
+            # As in promptfoo, a transform that fails on an answer fails the case (it is not a check's verdict).
+            failed = [AssertionResult(a.label, False, 0.0, f"the transform failed: {exc}", a.weight, a.metric)
+                      for a in case.asserts]
+            return CaseGrade(False, 0.0, failed)
     results = [
         evaluate(a, output, expected=case.expected, latency_s=latency_s, cost=cost, judge=judge, question=question)
         for a in case.asserts

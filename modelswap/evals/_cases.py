@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
-from ._assertions import MEASUREMENT_TYPES, check_for_case, default_assertion, parse_assertion
+from ._assertions import MEASUREMENT_TYPES, check_for_case, check_transform, default_assertion, parse_assertion
 from ._check import AssertionSpecError
 from ._source import Location
 from ._template import Template, TemplateError
@@ -20,7 +20,9 @@ from ._values import as_text, closest, unknown
 
 __all__ = ["CASE_KEYS", "DEFAULTS_KEYS", "CaseRules", "build_cases", "parse_messages"]
 
-CASE_KEYS = ("id", "prompt", "messages", "vars", "expected", "assert", "threshold", "description", "metadata")
+CASE_KEYS = (
+    "id", "prompt", "messages", "vars", "expected", "assert", "threshold", "description", "metadata", "transform",
+)
 DEFAULTS_KEYS = ("assert", "vars", "threshold")
 _ROLES = ("system", "user", "assistant", "tool")
 
@@ -41,6 +43,8 @@ class CaseRules:
         allow_no_asserts: keep a case with nothing to check (else it is an error).
         template_style: the syntax of every case's own ``prompt``/``messages`` templates (``"nunjucks"`` or
             ``"format"``); None reads it from each template.
+        always_render: render a case's own ``prompt``/``messages`` even when it has no vars (promptfoo renders
+            every prompt; a placeholder with no var is then an error rather than text sent as written).
     """
 
     source: str
@@ -52,6 +56,7 @@ class CaseRules:
     default_threshold: float | None = None
     allow_no_asserts: bool = False
     template_style: str | None = None
+    always_render: bool = False
 
     def add_defaults(self, value: Any, loc: Location, label: str = "defaults") -> None:
         """Read a ``defaults`` mapping (``vars``, ``assert``, ``threshold``) into these rules.
@@ -146,6 +151,7 @@ def _build_case(raw: Any, loc: Location, rules: CaseRules) -> Case:
     if own_vars is not None and not isinstance(own_vars, Mapping):
         raise loc.error(f"`vars` must be a mapping of name: value, not {type(own_vars).__name__}.", "vars")
     vars = {**rules.default_vars, **(own_vars or {})}
+    render_own = bool(own_vars) or rules.always_render
 
     def rendered(template: Template, where: tuple[Any, ...], what: str) -> Any:
         try:
@@ -166,18 +172,18 @@ def _build_case(raw: Any, loc: Location, rules: CaseRules) -> Case:
         raise loc.error(f"case {ident!r} gives both `prompt` and `messages`; keep one.", "messages")
     messages: list[dict[str, Any]]
     if has_prompt and isinstance(prompt, str):
-        text = rendered(as_template(prompt, ("prompt",)), ("prompt",), "its prompt") if own_vars else prompt
+        text = rendered(as_template(prompt, ("prompt",)), ("prompt",), "its prompt") if render_own else prompt
         messages = [{"role": "user", "content": text}]
     elif has_prompt and isinstance(prompt, list):
         # The batch input format allows a chat list under `prompt`; accept it the same way here.
         messages = parse_messages(prompt, loc, ("prompt",))
-        if own_vars:
+        if render_own:
             messages = rendered(as_template(messages, ("prompt",)), ("prompt",), "its prompt")
     elif has_prompt:
         raise loc.error(f"`prompt` must be text (one user message), not {type(prompt).__name__}.", "prompt")
     elif has_messages:
         messages = parse_messages(messages_in, loc, ("messages",))
-        if own_vars:
+        if render_own:
             messages = rendered(as_template(messages, ("messages",)), ("messages",), "its messages")
     elif rules.template is not None:
         out = rendered(rules.template, ("vars",), "the suite template")
@@ -200,6 +206,12 @@ def _build_case(raw: Any, loc: Location, rules: CaseRules) -> Case:
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise loc.error("`description` must be text.", "description")
+    transform = raw.get("transform")
+    if transform is not None:
+        try:
+            check_transform(transform, "transform")
+        except AssertionSpecError as exc:
+            raise loc.error(exc.message, "transform") from None
 
     raw_asserts = raw.get("assert")
     if raw_asserts is None:
@@ -240,6 +252,7 @@ def _build_case(raw: Any, loc: Location, rules: CaseRules) -> Case:
         threshold=None if threshold is None else float(threshold),
         description=description,
         metadata=metadata,
+        transform=transform,
     )
 
 

@@ -18,7 +18,7 @@ from ._check import AssertionSpecError, Check, CheckContext, Outcome
 from ._types import Assertion
 from ._values import is_number, short, to_json
 
-__all__ = ["CHECKS", "json_equal", "json_values", "parse_json_path"]
+__all__ = ["CHECKS", "json_equal", "json_values", "parse_json_path", "promptfoo_json_objects"]
 
 _PATH_STEP = re.compile(
     r"""\.([^.\[\]\s'"]+)"""            # .key
@@ -44,7 +44,8 @@ def _is_json(a: Assertion, out: str, ctx: CheckContext) -> Outcome:
 def _contains_json(a: Assertion, out: str, ctx: CheckContext) -> Outcome:
     first_error: str | None = None
     found = False
-    for data in json_values(out):
+    values = promptfoo_json_objects(out) if a.options.get("style") == "promptfoo" else json_values(out)
+    for data in values:
         found = True
         if a.value is None:
             return Outcome(True, 1.0, f"output contains JSON {short(to_json(data))}")
@@ -96,6 +97,17 @@ def _validate_schema_value(a: Assertion) -> None:
         _check_schema(a.value)
 
 
+def _validate_contains_json(a: Assertion) -> None:
+    style = a.options.get("style")
+    if style is not None and style not in ("promptfoo", "json"):
+        raise AssertionSpecError(
+            f"contains-json `options.style` is json (objects and arrays, strict JSON; the default) or promptfoo "
+            f"(objects only, read leniently, a cut-off object closed), not {style!r}.",
+            "options.style",
+        )
+    _validate_schema_value(a)
+
+
 def _validate_json_path(a: Assertion) -> None:
     if not a.path:
         raise AssertionSpecError(
@@ -129,7 +141,7 @@ def _check_schema(schema: Any) -> None:
 
 CHECKS: dict[str, Check] = {
     "is-json": Check(_is_json, validate=_validate_schema_value),
-    "contains-json": Check(_contains_json, validate=_validate_schema_value),
+    "contains-json": Check(_contains_json, frozenset({"style"}), validate=_validate_contains_json),
     "json-schema": Check(
         _json_schema, frozenset({"extract"}), "required",
         "the JSON Schema, such as {type: object, required: [name]}.", validate=_validate_schema_value,
@@ -199,6 +211,111 @@ def json_values(text: str) -> Iterator[Any]:
             continue
         yield value
         position = end
+
+
+def promptfoo_json_objects(text: str) -> list[Any]:
+    """The JSON objects promptfoo's ``contains-json`` finds in ``text`` (its ``extractJsonObjects``, 0.123.1).
+
+    Only ``{...}`` objects count, arrays never; each candidate is read as YAML 1.2 flow style (``//`` comments
+    allowed), so unquoted keys pass; an object cut off by the end of the text is closed with the missing braces;
+    a found object is skipped over.
+
+    Example:
+        >>> promptfoo_json_objects('Here: {name: Ada, "langs": ["en"]} and [1, 2]')
+        [{'name': 'Ada', 'langs': ['en']}]
+    """
+    import yaml
+
+    loader = _yaml12_loader()
+    found: list[Any] = []
+    limit_length = 100_000
+    i = 0
+    while i < len(text):
+        if text[i] == "{":
+            opened, closed, j = 1, 0, i + 1
+            end = min(i + limit_length, len(text))
+            while j < end and opened > closed:
+                if text[j] == "{":
+                    opened += 1
+                elif text[j] == "}":
+                    closed += 1
+                j += 1
+                if opened == closed or j == len(text) or j == i + limit_length:
+                    candidate = _slash_comments_to_hash(text[i:j] + "}" * max(0, opened - closed))
+                    try:
+                        data = yaml.load(candidate, Loader=loader)  # noqa: S506 (a safe loader)
+                    except yaml.YAMLError:
+                        if opened == closed:
+                            break
+                        continue
+                    if isinstance(data, (dict, list)):
+                        found.append(data)
+                        i = j - 1
+                        break
+        i += 1
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _yaml12_loader() -> Any:
+    """A safe YAML loader with YAML 1.2's core scalars, as promptfoo's js-yaml reads them (``yes`` stays text,
+    ``1e3`` is a number)."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Yaml12Loader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    Yaml12Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+    }
+    Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                       list("tTfF"))
+    Yaml12Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+        list("-+0123456789."),
+    )
+    return Yaml12Loader
+
+
+def _slash_comments_to_hash(text: str) -> str:
+    """``//`` comments outside quotes as YAML ``#`` comments, line by line (promptfoo's
+    convertSlashCommentsToHash); ``://`` inside a token (a URL) is kept."""
+    lines = []
+    for line in text.split("\n"):
+        state, out, i = "normal", "", 0
+        while i < len(line):
+            char, prev = line[i], line[i - 1] if i else ""
+            nxt = line[i + 1] if i + 1 < len(line) else ""
+            if state == "normal":
+                if char == "'" and not (prev.isascii() and prev.isalpha()):
+                    state = "single"
+                elif char == '"':
+                    state = "double"
+                elif char == "/" and nxt == "/":
+                    token_start = max((k + 1 for k in range(i - 1, -1, -1) if line[k].isspace()), default=0)
+                    if "://" in line[token_start:i + 2]:
+                        out += line[i:]
+                        break
+                    count = 2
+                    while i + count < len(line) and line[i + count] == "/":
+                        count += 1
+                    out += "#" * (count // 2) + line[i + count:]
+                    break
+                out += char
+            else:
+                out += char
+                escaped = (len(line[:i]) - len(line[:i].rstrip("\\"))) % 2 == 1
+                if state == "double" and char == '"' and not escaped:
+                    state = "normal"
+                elif state == "single" and char == "'" and not escaped and not (nxt.isascii() and nxt.isalpha()):
+                    state = "normal"
+            i += 1
+        lines.append(out)
+    return "\n".join(lines)
 
 
 def json_equal(a: Any, b: Any) -> bool:

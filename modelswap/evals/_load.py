@@ -18,7 +18,7 @@ from ._types import Suite
 __all__ = ["load_suite"]
 
 
-def load_suite(path: str | os.PathLike[str], *, template: str | None = None) -> Suite:
+def load_suite(path: str | os.PathLike[str], *, template: str | None = None, strict: bool = False) -> Suite:
     """Load a regression suite: JSONL (``.jsonl``/``.ndjson``), YAML (``.yaml``/``.yml``/``.json``), or a
     promptfoo config (a file named ``promptfooconfig.yaml``, a YAML file with top-level ``prompts`` and
     ``tests``, or a directory holding ``promptfooconfig.yaml``).
@@ -27,6 +27,7 @@ def load_suite(path: str | os.PathLike[str], *, template: str | None = None) -> 
         path: the suite file.
         template: a prompt template for cases given by ``vars``; it takes precedence over the suite's own
             ``prompt``. JSONL suites need it when their cases use ``vars``.
+        strict: for a promptfoo config, refuse it when anything cannot be carried over exactly.
 
     Returns:
         The suite, every case's messages rendered. For a promptfoo config, ``Suite.notes`` lists what could not
@@ -44,7 +45,7 @@ def load_suite(path: str | os.PathLike[str], *, template: str | None = None) -> 
     if path.is_dir():
         for name in ("promptfooconfig.yaml", "promptfooconfig.yml"):
             if (path / name).is_file():
-                return _promptfoo_suite(path / name)
+                return _promptfoo_suite(path / name, strict)
         raise ConfigError(
             f"{path}: is a directory without promptfooconfig.yaml. Give a .jsonl or .yaml suite file.", file=str(path)
         )
@@ -52,14 +53,14 @@ def load_suite(path: str | os.PathLike[str], *, template: str | None = None) -> 
         raise ConfigError(f"{path}: suite file not found. Check the path.", file=str(path))
     suffix = path.suffix.lower()
     if path.name.lower().startswith("promptfooconfig"):
-        return _promptfoo_suite(path)
+        return _promptfoo_suite(path, strict)
     if suffix in (".jsonl", ".ndjson"):
         return load_jsonl_suite(path, template)
     if suffix in (".yaml", ".yml", ".json"):
         text = read_text(path)
         root, data = parse_yaml(text, str(path))
         if isinstance(data, Mapping) and "prompts" in data and "tests" in data and "cases" not in data:
-            return _promptfoo_suite(path)
+            return _promptfoo_suite(path, strict)
         return suite_from_data(data, root, str(path), base_dir=path.parent, template=template)
     raise ConfigError(
         f"{path}: unknown suite format {suffix or '(no extension)'!r}. Use .jsonl (one case per line) or .yaml.",
@@ -67,6 +68,6 @@ def load_suite(path: str | os.PathLike[str], *, template: str | None = None) -> 
     )
 
 
-def _promptfoo_suite(path: Path) -> Suite:
-    suite, _ = load_promptfoo(path)
+def _promptfoo_suite(path: Path, strict: bool) -> Suite:
+    suite, _ = load_promptfoo(path, strict=strict)
     return suite

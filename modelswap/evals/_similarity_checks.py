@@ -31,9 +31,11 @@ def _similar(a: Assertion, out: str, ctx: CheckContext) -> Outcome:
 
 
 def _levenshtein(a: Assertion, out: str, ctx: CheckContext) -> Outcome:
-    want = as_text(value_or_expected(a, ctx)).strip()
+    want, got = as_text(value_or_expected(a, ctx)), out
+    if not a.options.get("exact"):
+        want, got = want.strip(), got.strip()
     limit = _LEVENSHTEIN_DEFAULT if a.threshold is None else a.threshold
-    distance = _edit_distance(out.strip(), want, int(limit))
+    distance = _edit_distance(got, want, int(limit))
     ok = distance <= limit
     shown = f"{distance}" if ok else f"more than {limit:g}"
     return Outcome(ok, float(ok), f"edit distance {shown} to {short(want)!r}; limit {limit:g}")
@@ -57,7 +59,7 @@ def _validate_levenshtein(a: Assertion) -> None:
 
 CHECKS: dict[str, Check] = {
     "similar": Check(_similar, frozenset({"method"}), "or-expected", validate=_validate_similar),
-    "levenshtein": Check(_levenshtein, value="or-expected", validate=_validate_levenshtein),
+    "levenshtein": Check(_levenshtein, frozenset({"exact"}), value="or-expected", validate=_validate_levenshtein),
 }
 """The assertion types this module implements."""
 

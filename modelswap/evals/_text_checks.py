@@ -2,7 +2,9 @@
 ``icontains-any/-all``, ``starts-with``, ``regex`` and ``choice`` (which label the answer names).
 
 All are lexical: ``"not positive"`` contains, and names, ``positive``. An ``equals`` whose value is a mapping or
-a list compares the answer as JSON instead (key order and spacing do not matter).
+a list compares the answer as JSON instead (key order and spacing do not matter). ``equals`` and
+``starts-with`` ignore surrounding whitespace unless ``options: {exact: true}`` (what a promptfoo import sets,
+since promptfoo compares as written).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def _equals(a: Assertion, out: str, ctx: CheckContext) -> Outcome:
         ok = json_equal(got, want)
         return Outcome(ok, float(ok), "output JSON equals the expected value" if ok else
                        f"output JSON {short(to_json(got))} differs from {short(to_json(want))}")
-    want_text, got_text = as_text(want).strip(), out.strip()
+    # `exact` (set by the promptfoo import) compares as promptfoo does: as written, whitespace included.
+    want_text, got_text = (as_text(want), out) if a.options.get("exact") else (as_text(want).strip(), out.strip())
     if a.options.get("ignore_case"):
         ok = want_text.casefold() == got_text.casefold()
     else:
@@ -68,11 +71,14 @@ def _contains_many(a: Assertion, out: str, ctx: CheckContext) -> Outcome:
 
 
 def _starts_with(a: Assertion, out: str, ctx: CheckContext) -> Outcome:
-    # Leading whitespace is dropped: many servers emit a leading space or newline that no pipeline cares about.
-    prefix = as_text(value_or_expected(a, ctx)).lstrip()
-    ok = out.lstrip().startswith(prefix)
+    # Leading whitespace is dropped (many servers emit a leading space or newline that no pipeline cares about),
+    # unless `exact` asks for promptfoo's comparison as written.
+    prefix = as_text(value_or_expected(a, ctx))
+    text = out if a.options.get("exact") else out.lstrip()
+    prefix = prefix if a.options.get("exact") else prefix.lstrip()
+    ok = text.startswith(prefix)
     return Outcome(ok, float(ok), f"output starts with {short(prefix)!r}" if ok else
-                   f"output starts with {short(out.lstrip()[: max(len(prefix), 10)])!r}, not {short(prefix)!r}")
+                   f"output starts with {short(text[: max(len(prefix), 10)])!r}, not {short(prefix)!r}")
 
 
 def _regex(a: Assertion, out: str, ctx: CheckContext) -> Outcome:
@@ -158,14 +164,14 @@ _ALL_HINT = "the texts to look for, such as [refund, 30 days]."
 _REGEX_OPTIONS = frozenset({"ignore_case", "multiline", "dotall"})
 
 CHECKS: dict[str, Check] = {
-    "equals": Check(_equals, frozenset({"ignore_case"}), "or-expected"),
+    "equals": Check(_equals, frozenset({"ignore_case", "exact"}), "or-expected"),
     "contains": Check(_contains, value="or-expected"),
     "icontains": Check(_contains, value="or-expected"),
     "contains-any": Check(_contains_many, value="required", value_hint=_ANY_HINT, validate=_validate_list),
     "contains-all": Check(_contains_many, value="required", value_hint=_ALL_HINT, validate=_validate_list),
     "icontains-any": Check(_contains_many, value="required", value_hint=_ANY_HINT, validate=_validate_list),
     "icontains-all": Check(_contains_many, value="required", value_hint=_ALL_HINT, validate=_validate_list),
-    "starts-with": Check(_starts_with, value="or-expected"),
+    "starts-with": Check(_starts_with, frozenset({"exact"}), value="or-expected"),
     "regex": Check(
         _regex, _REGEX_OPTIONS, "required", r"the pattern, such as '^\d{4}-\d{2}-\d{2}$'.", validate=_validate_regex
     ),

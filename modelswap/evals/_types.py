@@ -33,10 +33,12 @@ class Assertion:
         threshold: a score, limit or tolerance, depending on the type.
         path: for ``json-path``, the path into the output's JSON.
         options: type-specific settings (``ignore_case``, ``tolerance``, ``method``, ``extract``, ...).
+        metric: a name reports group results under (promptfoo's ``metric``), or None.
+        transform: a promptfoo transform expression applied to the output before this check only, or None.
 
     Example:
         >>> Assertion("not-contains", "As an AI")
-        Assertion(type='contains', value='As an AI', negate=True, weight=1.0, threshold=None, path=None, options={})
+        Assertion(type='contains', value='As an AI', negate=True, weight=1.0, threshold=None, path=None, options={}, metric=None, transform=None)
     """
 
     type: str
@@ -46,6 +48,8 @@ class Assertion:
     threshold: float | None = None
     path: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    metric: str | None = None
+    transform: str | None = None
 
     def __post_init__(self) -> None:
         if self.type.startswith("not-"):
@@ -68,6 +72,7 @@ class AssertionResult:
         score: 0..1; binary checks give 0 or 1, ``similar`` and ``llm-rubric`` give the measured value.
         reason: what was found, in words a report can show.
         weight: the assertion's weight in the case score.
+        metric: the assertion's metric name, or None.
     """
 
     type: str
@@ -75,6 +80,7 @@ class AssertionResult:
     score: float
     reason: str
     weight: float = 1.0
+    metric: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +122,7 @@ class Case:
         threshold: when set, the case passes when its weighted score reaches this instead of on every assertion.
         description: free text from the suite.
         metadata: every other field of the case, for grouping in reports.
+        transform: a promptfoo transform expression applied to the output before every check, or None.
 
     Example:
         >>> Case("c1", [{"role": "user", "content": "2+2?"}], expected="4").messages[0]["content"]
@@ -131,6 +138,7 @@ class Case:
     threshold: float | None = None
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    transform: str | None = None
 
 
 @dataclass(slots=True)
@@ -151,6 +159,8 @@ class Suite:
         notes: what an import could not carry over (promptfoo: unmapped assertions, ignored settings).
         license_policy: ``allow``/``deny`` lists of license names for the candidate model, checked before a
             regression run; empty when the suite sets none.
+        providers: the models an imported promptfoo config names (``id``, ``label``, ``model_id``, ``params``),
+            compared when a regression run is given no baseline and candidate; empty otherwise.
 
     Example:
         >>> suite = load_suite("tests/unit/evals/data/triage.yaml")   # doctest: +SKIP
@@ -169,6 +179,7 @@ class Suite:
     template: str | list[dict[str, Any]] | None = None
     notes: list[str] = field(default_factory=list)
     license_policy: dict[str, list[str]] = field(default_factory=dict)
+    providers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def uses_judge(self) -> bool:

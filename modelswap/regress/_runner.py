@@ -130,7 +130,8 @@ async def arun_regression(
                 if judge_fn is not None else grade(job.case, output or "", latency_s=latency, cost=cost)
             passed, score = bool(graded.passed), float(graded.score)
             assertions = [
-                {"type": r.type, "passed": bool(r.passed), "score": float(r.score), "reason": redact(str(r.reason))}
+                {"type": r.type, "passed": bool(r.passed), "score": float(r.score), "reason": redact(str(r.reason)),
+                 **({"metric": r.metric} if r.metric else {})}
                 for r in graded.results
             ]
         else:

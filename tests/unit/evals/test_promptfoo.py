@@ -3,6 +3,7 @@ could not be mapped."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import textwrap
 from pathlib import Path
@@ -42,32 +43,45 @@ def test_suite_shape(imported):
     suite, notes = imported
     assert suite.name == "Returns desk answers" and suite.source == str(CONFIG)
     assert suite.notes is notes and suite.params == {} and suite.thresholds == {} and suite.judge is None
-    assert [c.id for c in suite.cases] == [
-        "test-1", "test-2", "test-3", "test-4.1", "test-4.2", "test-5", "test-6", "test-7", "test-8", "test-9", "test-10"]
+    # Every prompt x every test, test by test, as promptfoo runs them: 2 prompts x 11 test rows.
+    tests = ["test-1", "test-2", "test-3", "test-4.1", "test-4.2", "test-5", "test-6", "test-7", "test-8", "test-9",
+             "test-10"]
+    assert [c.id for c in suite.cases] == [f"prompt-{p}/{t}" for t in tests for p in (1, 2)]
+    assert [c.metadata["promptfoo"]["testIdx"] for c in suite.cases] == [i for i in range(11) for _ in (1, 2)]
+    assert [c.metadata["promptfoo"]["promptIdx"] for c in suite.cases] == [0, 1] * 11
+    assert suite.cases[1].metadata["promptfoo"]["prompt"].startswith("prompts/returns_agent_terse.txt: ")
     assert suite.cases[0].description == "quotes the return window"
     assert suite.uses_judge
+    assert [(p["model_id"], p["params"]) for p in suite.providers] == [("gpt-4o-mini", {"temperature": 0}),
+                                                                       ("llama3.1:8b", {})]
 
 
 def test_report_lists_unmapped_assertions_with_their_test_index(imported):
     _, notes = imported
     unmapped = [n for n in notes if " not mapped " in n]
     assert unmapped == [
-        "tests[2].assert[2]: python not mapped (runs code; rewrite it as regex, json-path, numeric or llm-rubric)",
-        "tests[3].assert[0]: javascript not mapped (runs code; rewrite it as regex, json-path, numeric or llm-rubric)",
-        "tests[5].assert[1]: rouge-n not mapped (no modelswap equivalent) [edge_cases.yaml:7]",
-        "tests[5]: options.transform not mapped (modelswap grades the raw output); its assertions may fail where "
-        "promptfoo's pass [edge_cases.yaml:7]",
-        "tests[8].assert[1]: javascript not mapped (runs code; rewrite it as regex, json-path, numeric or llm-rubric) "
-        "[regressions.csv:4]",
+        "promptfooconfig.yaml:52: tests[2].assert[2]: python not mapped (runs code; rewrite it as regex, json-path, "
+        "numeric or llm-rubric)",
+        "promptfooconfig.yaml:60: tests[3].assert[0]: javascript not mapped (runs code; rewrite it as regex, "
+        "json-path, numeric or llm-rubric)",
+        "edge_cases.yaml:13: tests[5].assert[1]: rouge-n not mapped (no modelswap equivalent)",
+        "regressions.csv:4: tests[8].assert[1]: javascript not mapped (runs code; rewrite it as regex, json-path, "
+        "numeric or llm-rubric)",
     ]
 
 
-def test_report_notes_providers_extra_prompts_and_approximations(imported):
+def test_report_notes_providers_params_and_approximations(imported):
     _, notes = imported
-    assert notes[0] == "providers: ignored (2 listed); the regression run compares the models it is given"
-    assert notes[1].startswith("prompts: 2 prompts found; the first is used")
-    assert "tests[0].assert[1]: provider ignored; modelswap uses the suite judge and its own rubric prompt" in notes
+    assert notes[0].startswith("promptfooconfig.yaml:7: providers: they set different temperature;")
+    assert ("promptfooconfig.yaml:31: tests[0].assert[1]: provider ignored; modelswap uses the suite judge and its "
+            "own rubric prompt") in notes
     assert sum("similar is lexical" in n for n in notes) == 2
+
+
+def test_a_transform_that_is_a_plain_expression_is_carried_over(imported):
+    suite, notes = imported
+    edge = suite.cases[12]
+    assert edge.transform == "output.trim()" and not any("transform" in n for n in notes)
 
 
 def test_first_prompt_file_rendered_with_default_and_test_vars(imported):
@@ -80,52 +94,53 @@ def test_first_prompt_file_rendered_with_default_and_test_vars(imported):
     assert suite.cases[0].vars["store"] == "Larkspur Outdoor Supply"
 
 
-def test_default_test_assertions_are_appended_to_every_case(imported):
+def test_default_test_assertions_come_first_in_every_case(imported):
     suite, _ = imported
     for case in suite.cases:
-        assert [a.label for a in case.asserts][-2:] == ["not-icontains", "latency"]
-        assert case.asserts[-1].threshold == 4000
+        assert [a.label for a in case.asserts][:2] == ["not-icontains", "latency"]
+        assert case.asserts[1].threshold == 4000
 
 
 def test_inline_assertions_map_one_to_one(imported):
     suite, _ = imported
-    rubric = suite.cases[0].asserts[1]
+    rubric = suite.cases[0].asserts[3]
     assert (rubric.type, rubric.threshold) == ("llm-rubric", 0.7) and rubric.value.startswith("States the 30-day")
-    is_json, contains = suite.cases[1].asserts[:2]
+    is_json, contains = suite.cases[2].asserts[2:4]
     assert is_json.type == "is-json" and is_json.value["required"] == ["order_id", "status"]  # schema file loaded
     assert (contains.value, contains.weight) == ("A-1042", 2.0)  # {{ order }} filled from the test's vars
-    assert suite.cases[1].metadata == {"owner": "api-team"}
-    any_of, no_swearing = suite.cases[2].asserts[:2]
+    assert suite.cases[2].metadata["owner"] == "api-team"
+    any_of, no_swearing = suite.cases[4].asserts[2:4]
     assert any_of.value == ["supervisor", "manager", "escalate"]
     assert no_swearing.label == "not-regex" and no_swearing.value.startswith("(?P<swear>")  # JS named group
 
 
 def test_list_vars_expand_into_one_case_each(imported):
     suite, _ = imported
-    spanish, french = suite.cases[3], suite.cases[4]
+    spanish, french = suite.cases[6], suite.cases[8]
     assert spanish.messages[0]["content"].endswith("¿Puedo devolver una tienda de campaña usada?\nAgent:")
     assert french.messages[0]["content"].endswith("Puis-je retourner une tente utilisée ?\nAgent:")
-    assert [a.label for a in spanish.asserts] == ["similar", "not-icontains", "latency"]
+    assert [a.label for a in spanish.asserts] == ["not-icontains", "latency", "similar"]
 
 
 def test_yaml_and_csv_test_files(imported):
     suite, _ = imported
-    empty, phone = suite.cases[5], suite.cases[6]
-    assert empty.description == "empty question" and empty.asserts[0].value == ["help", "assist"]
-    assert phone.asserts[0].type == "regex"
-    canada, stove, hours, clearance = suite.cases[7:]
+    empty, phone = suite.cases[10], suite.cases[12]
+    assert empty.description == "empty question" and empty.asserts[2].value == ["help", "assist"]
+    assert phone.asserts[2].type == "regex"
+    canada, stove, hours, clearance = suite.cases[14::2]
     assert canada.description == "return labels for Canada"
-    assert [(a.label, a.value) for a in canada.asserts[:2]] == [("icontains", "canada"), ("not-icontains", "sorry")]
-    assert (stove.asserts[0].type, stove.asserts[0].value) == (
+    assert [(a.label, a.value) for a in canada.asserts[2:4]] == [("icontains", "canada"), ("not-icontains", "sorry")]
+    assert (stove.asserts[2].type, stove.asserts[2].value) == (
         "llm-rubric", "Says used stoves need to be clean and undamaged and that the refund is store credit")
-    assert (hours.asserts[0].type, hours.asserts[0].threshold) == ("similar", 0.6)
-    assert (clearance.asserts[0].type, clearance.asserts[0].value) == ("equals", "yes")
+    assert (hours.asserts[2].type, hours.asserts[2].threshold) == ("similar", 0.6)
+    assert (clearance.asserts[2].type, clearance.asserts[2].value, clearance.asserts[2].options) == (
+        "equals", "yes", {"exact": True})
     assert canada.line == 2 and clearance.line == 5
 
 
 def test_imported_cases_grade(imported):
     suite, _ = imported
-    order = suite.cases[1]
+    order = suite.cases[2]
     good = grade(order, '{"order_id": "A-1042", "status": "shipped"}', latency_s=0.5, cost=None)
     assert good.passed and good.score == 1.0
     fenced = grade(order, '```json\n{"order_id": "A-1042", "status": "shipped"}\n```', latency_s=0.5, cost=None)
@@ -138,8 +153,8 @@ def test_imported_cases_grade(imported):
 
     window = grade(suite.cases[0], "You have 30 days for unworn items.", latency_s=1.0, cost=None, judge=judge)
     assert window.passed and "How long do I have to return unworn boots?" in judge_calls[0]
-    escalation = suite.cases[2]
-    assert not evaluate(escalation.asserts[1], "What the hell is this").passed
+    escalation = suite.cases[4]
+    assert not evaluate(escalation.asserts[3], "What the hell is this").passed
     assert grade(escalation, "I will ask a manager to call you.", latency_s=1.0, cost=None).passed
 
 
@@ -173,9 +188,11 @@ def test_inline_prompt_chat_json_and_tests_without_assertions(tmp_path):
     assert suite.cases[0].messages == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     assert [c.asserts for c in suite.cases] == [[], []]
     assert notes == [
-        "tests[0]: no assertions; the case is kept and counts for latency and errors only",
-        "tests[1].assert[0]: javascript not mapped (runs code; rewrite it as regex, json-path, numeric or llm-rubric)",
-        "tests[1]: no assertion left after mapping; the case is kept and counts for latency and errors only",
+        "promptfooconfig.yaml:4: tests[0]: no assertions; the case is kept and counts for latency and errors only",
+        "promptfooconfig.yaml:6: tests[1].assert[0]: javascript not mapped (runs code; rewrite it as regex, "
+        "json-path, numeric or llm-rubric)",
+        "promptfooconfig.yaml:5: tests[1]: no assertion left after mapping; the case is kept and counts for latency "
+        "and errors only",
     ]
     assert suite.name == tmp_path.name
 
@@ -197,7 +214,8 @@ def test_prompt_files_json_chat_and_dashes(tmp_path):
         tests: [{vars: {q: Hi}, assert: [{type: icontains, value: x}]}]
     """, "many.yaml")
     suite, notes = load_promptfoo(many)
-    assert suite.cases[0].messages[0]["content"] == "First Hi" and notes[0].startswith("prompts: 2 prompts found")
+    assert [c.messages[0]["content"] for c in suite.cases] == ["First Hi", "Second Hi"] and notes == []
+    assert [c.id for c in suite.cases] == ["prompt-1/test-1", "prompt-2/test-1"]
 
 
 def test_default_test_threshold_and_other_keys(tmp_path):
@@ -220,11 +238,12 @@ def test_default_test_threshold_and_other_keys(tmp_path):
     case = suite.cases[0]
     assert case.threshold == 0.5 and grade(case, "a", latency_s=0.1, cost=None).passed
     assert notes == [
-        "scenarios: not imported; move their tests under `tests`",
-        "nunjucksFilters: ignored (no modelswap equivalent)",
-        "defaultTest: options.provider ignored; set the judge with `judge:` or --judge",
-        "tests[0]: providerOutput ignored; modelswap grades live model answers",
+        "promptfooconfig.yaml:5: scenarios: not imported; move their tests under `tests`",
+        "promptfooconfig.yaml:7: nunjucksFilters: ignored (no modelswap equivalent)",
+        "promptfooconfig.yaml:4: defaultTest: options.provider ignored; set the judge with `judge:` or --judge",
+        "promptfooconfig.yaml:13: tests[0]: providerOutput ignored; modelswap grades live model answers",
     ]
+    assert case.asserts[0].metric == "accuracy"
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -269,7 +288,7 @@ ERRORS = [
     ("prompt-filter", """
         prompts: ["{{ q | upper }}"]
         tests: [{vars: {q: a}}]
-     """, {}, 1, "prompts", ["no filters"]),
+     """, {}, 2, "tests[0].prompt", ["no filters"]),
     ("bad-regex", """
         prompts: ["{{q}}"]
         tests:
@@ -284,7 +303,7 @@ ERRORS = [
         prompts: ["{{q}} {{ lang }}"]
         tests:
           - vars: {q: a}
-     """, {}, 3, "tests[0].vars", ["uses {{ lang }}", "Add `lang`"]),
+     """, {}, 3, "tests[0].prompt", ["uses {{ lang }}", "Add `lang`"]),
     ("missing-tests-file", """
         prompts: ["{{q}}"]
         tests: file://tests/missing.csv
@@ -316,3 +335,96 @@ def test_errors_name_file_line_and_field(tmp_path, text, files, line, field, par
 def test_missing_config():
     with pytest.raises(ConfigError, match="promptfoo config not found"):
         load_promptfoo(CONFIG_DIR / "nope.yaml")
+
+
+# -- nothing silent --------------------------------------------------------------------------------------------------
+
+UNSUPPORTED = """
+    prompts: ["Q: {{q}}"]
+    tests:
+      - vars: {q: hi}
+        assert: [{type: javascript, value: "output.length > 1"}, {type: icontains, value: h}]
+"""
+
+
+def test_strict_refuses_a_config_with_anything_not_carried_over(tmp_path):
+    path = _write(tmp_path, UNSUPPORTED)
+    with pytest.raises(ConfigError) as info:
+        load_promptfoo(path, strict=True)
+    assert "--strict: 1 thing in the config cannot be carried over exactly" in str(info.value)
+    assert "promptfooconfig.yaml:4: tests[0].assert[0]: javascript not mapped" in str(info.value)
+    with pytest.raises(ConfigError):
+        load_suite(path, strict=True)
+    assert len(load_suite(path).notes) == 1
+
+
+def test_the_cli_lists_what_is_not_carried_over_before_any_request(tmp_path):
+    import subprocess
+    import sys
+
+    path = _write(tmp_path, UNSUPPORTED)
+    # The aliases do not exist: the run stops after the listing, before any request.
+    run = subprocess.run([sys.executable, "-m", "modelswap", "regress", str(path), "--baseline", "nope-a",
+                          "--candidate", "nope-b"], capture_output=True, text=True, timeout=60)
+    assert run.stderr.index("1 thing not carried over") < run.stderr.index("nope-a")
+    assert "javascript not mapped" in run.stderr and run.returncode == 2 and "Traceback" not in run.stderr
+    strict = subprocess.run([sys.executable, "-m", "modelswap", "regress", str(path), "--baseline", "nope-a",
+                             "--candidate", "nope-b", "--strict"], capture_output=True, text=True, timeout=60)
+    assert strict.returncode == 2 and "--strict: 1 thing" in strict.stderr and "nope-a" not in strict.stderr
+
+
+def test_transforms_metrics_and_promptfoo_comparisons(tmp_path):
+    path = _write(tmp_path, """
+        prompts: ["{{q}}"]
+        defaultTest:
+          options: {transform: "output.trim().toLowerCase()"}
+        tests:
+          - vars: {q: a}
+            assert:
+              - {type: equals, value: paris, metric: city}
+              - {type: starts-with, value: par}
+              - {type: contains-json}
+          - vars: {q: b}
+            options: {transform: "JSON.parse(output).city"}
+            assert: [{type: equals, value: Lyon}]
+    """)
+    suite, notes = load_promptfoo(path)
+    assert notes == [] and suite.cases[0].transform == "output.trim().toLowerCase()"
+    first = grade(suite.cases[0], "  PARIS {name: x}\n", latency_s=0.1, cost=None)
+    assert [r.passed for r in first.results] == [False, True, True] and first.results[0].metric == "city"
+    assert grade(suite.cases[0], " Paris\n", latency_s=0.1, cost=None).results[0].passed is True
+    assert grade(suite.cases[1], '{"city": "Lyon"}', latency_s=0.1, cost=None).passed
+    broken = grade(suite.cases[1], "not json", latency_s=0.1, cost=None)
+    assert not broken.passed and "the transform failed" in broken.results[0].reason
+
+
+REFERENCE = json.loads((Path(__file__).parent / "data" / "promptfoo_reference.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("row", REFERENCE["contains_json"], ids=lambda r: r["text"][:30])
+def test_contains_json_finds_what_promptfoo_finds(row):
+    from modelswap.evals._json_checks import json_equal, promptfoo_json_objects
+
+    found = promptfoo_json_objects(row["text"])
+    assert len(found) == len(row["objects"]) and all(json_equal(a, b) for a, b in zip(found, row["objects"]))
+
+
+@pytest.mark.parametrize("row", REFERENCE["transform"], ids=lambda r: r["expression"])
+def test_transforms_give_what_javascript_gives(row):
+    from modelswap.evals._transform import run_transform
+
+    assert run_transform(row["expression"], row["output"]) == row["result"]
+
+
+@pytest.mark.parametrize(("pattern", "text", "matches"), [
+    (r"^\d{3}$", "123\n", False),       # JavaScript's $ is the very end; Python's would match before the newline
+    (r"^\w+$", "héllo", False),         # \w is ASCII in JavaScript
+    (r"(?<y>\d{4})-\d\d", "on 2026-12", True),
+    (r"[\d.]+", "v1.5", True),
+])
+def test_regexes_keep_javascript_meaning(pattern, text, matches):
+    import re
+
+    from modelswap.evals._promptfoo import js_regex_to_python
+
+    assert bool(re.search(js_regex_to_python(pattern), text)) is matches
