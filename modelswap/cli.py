@@ -64,8 +64,10 @@ def _parser() -> argparse.ArgumentParser:
 
     regress = commands.add_parser("regress", help="compare a candidate model with the baseline on an eval suite; verdict")
     regress.add_argument("suite", help="eval suite: YAML, JSONL, or a promptfooconfig.yaml")
-    regress.add_argument("--baseline", required=True, metavar="MODEL", help="the model in production")
-    regress.add_argument("--candidate", required=True, metavar="MODEL", help="the model to swap in")
+    regress.add_argument("--baseline", metavar="MODEL",
+                         help="the model in production (promptfoo configs: default the first of `providers`)")
+    regress.add_argument("--candidate", metavar="MODEL",
+                         help="the model to swap in (promptfoo configs: default each other provider in turn)")
     regress.add_argument("--repeat", type=int, default=1, metavar="N", help="runs per case and model (default 1)")
     regress.add_argument("--out", metavar="DIR", help="report.json, report.md, report.html and resumable results here")
     regress.add_argument("--json", action="store_true", help="print the report as JSON (top-level `verdict`)")
@@ -402,7 +404,6 @@ def _regress(args: argparse.Namespace) -> int:
 
     from ._client import Client
     from .evals import load_suite
-    from .regress import compare, preflight
 
     suite = load_suite(args.suite, strict=args.strict)
     if suite.notes:
@@ -411,6 +412,76 @@ def _regress(args: argparse.Namespace) -> int:
               "(--strict makes this an error):", file=sys.stderr)
         for note in suite.notes:
             print(f"  - {note}", file=sys.stderr)
+    client = Client(args.config)
+    baseline, candidates = _models_to_compare(args, suite, client.config)
+    if len(candidates) > 1 or (not args.baseline or not args.candidate):
+        print(f"comparing {baseline} with {', '.join(candidates)} (from the config's providers)", file=sys.stderr)
+    reports = []
+    for candidate in candidates:
+        out = Path(args.out) if args.out else None
+        if out is not None and len(candidates) > 1:
+            out = out / candidate.replace("/", "_")
+        reports.append(_regress_one(args, suite, client, baseline, candidate, out))
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, default=str))
+    else:
+        for report in reports:
+            _print_verdict(report, False)
+    return EXIT_OK if all(r["verdict"] == "promote" for r in reports) else EXIT_PROVIDER
+
+
+def _models_to_compare(args: argparse.Namespace, suite: Any, config: Any) -> tuple[str, list[str]]:
+    """The baseline and the candidates: the flags, else a promptfoo config's providers mapped to aliases."""
+    from ._errors import ConfigError
+
+    if args.baseline and args.candidate:
+        return args.baseline, [args.candidate]
+    providers = getattr(suite, "providers", None) or []
+    if not providers:
+        missing = " and ".join(f"--{r}" for r in ("baseline", "candidate") if not getattr(args, r))
+        raise ConfigError(f"regress needs {missing}: the suite names no providers to compare.", field=missing)
+    mapped = [_alias_for_provider(p, config) for p in providers]
+    baseline = args.baseline or mapped[0]
+    candidates = [args.candidate] if args.candidate else [m for m in dict.fromkeys(mapped) if m != baseline]
+    if not candidates:
+        raise ConfigError(
+            f"the config's providers give no candidate besides the baseline {baseline!r}: pass --candidate MODEL.",
+            field="candidate",
+        )
+    return baseline, candidates
+
+
+def _alias_for_provider(provider: dict[str, Any], config: Any) -> str:
+    """The configured alias a promptfoo provider stands for: one named like its label, else the one alias
+    whose model id is the provider's."""
+    from ._errors import ConfigError
+
+    label = provider.get("label")
+    if isinstance(label, str) and label in config.models:
+        return label
+    matches = sorted(a for a, m in config.models.items() if m.model_id == provider["model_id"])
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(f"{a} ({m.model_id})" for a, m in sorted(config.models.items())) or "none"
+    where = f"{provider.get('where')}: " if provider.get("where") else ""
+    if matches:
+        raise ConfigError(
+            f"{where}provider {provider['id']} (model id {provider['model_id']}) matches several aliases: "
+            f"{', '.join(matches)}. Give the provider a `label:` naming one, or pass --baseline and --candidate.",
+            field="providers",
+        )
+    raise ConfigError(
+        f"{where}provider {provider['id']} (model id {provider['model_id']}) matches no configured alias. "
+        f"Configured: {known}. Add an alias with model_id: {provider['model_id']}, give the provider a `label:` "
+        "naming an alias, or pass --baseline and --candidate.",
+        field="providers",
+    )
+
+
+def _regress_one(args: argparse.Namespace, suite: Any, client: Any, baseline: str, candidate: str,
+                 out: Any) -> dict[str, Any]:
+    from .regress import compare, preflight
+
     # Flags win over the suite's own thresholds.
     thresholds = {name: getattr(args, name) for name in _THRESHOLDS if getattr(args, name) is not None}
     policy = dict(getattr(suite, "license_policy", None) or {})
@@ -418,24 +489,21 @@ def _regress(args: argparse.Namespace) -> int:
         policy["allow"] = [x.strip() for x in args.license_allow.split(",") if x.strip()]
     if args.license_deny:
         policy["deny"] = [x.strip() for x in args.license_deny.split(",") if x.strip()]
-    out = Path(args.out) if args.out else None
-    client = Client(args.config)
-    client.resolve(args.baseline)
-    checks = preflight(client, args.candidate, suite, license_policy=policy or None)
+    client.resolve(baseline)
+    checks = preflight(client, candidate, suite, license_policy=policy or None)
     failed = [c for c in checks if not c["passed"]]
     if failed and not args.skip_preflight:
         report = {
             "verdict": "hold",
             "reasons": [f"pre-flight {c['name']}: {c['detail']}" for c in failed],
             "preflight": checks,
-            "baseline": args.baseline,
-            "candidate": args.candidate,
+            "baseline": baseline,
+            "candidate": candidate,
         }
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             (out / "report.json").write_text(json.dumps(report, indent=2))
-        _print_verdict(report, args.json)
-        return EXIT_PROVIDER
+        return report
     show = not args.json and sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
@@ -444,13 +512,12 @@ def _regress(args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     report = compare(
-        suite, args.baseline, args.candidate, thresholds=thresholds, repeat=args.repeat, out_dir=out, seed=args.seed,
+        suite, baseline, candidate, thresholds=thresholds, repeat=args.repeat, out_dir=out, seed=args.seed,
         preflight=checks, concurrency=args.concurrency, client=client, judge=args.judge, progress=progress,
     )
     if show:
         sys.stderr.write("\n")
-    _print_verdict(report, args.json)
-    return EXIT_OK if report["verdict"] == "promote" else EXIT_PROVIDER
+    return report
 
 
 def _print_verdict(report: dict[str, Any], as_json: bool) -> None:

@@ -240,8 +240,16 @@ def _case_rows(
         case = {k: v for k, v in test.items() if not k.startswith("_")}
         for k, vars in enumerate(combos, 1):
             ident = f"test-{index + 1}" + (f".{k}" if len(combos) > 1 else "")
+            vars = _resolve_var_references(vars)
             for p_idx, prompt in enumerate(prompts):
                 template = prompt.template
+                missing = _undefined_vars(template, vars)
+                if missing:
+                    # promptfoo renders a var the test lacks as empty text; say so, then do the same.
+                    notes.add(test_loc, (), f"{label}: the prompt {keys[p_idx]} uses "
+                                            f"{', '.join(missing)}, which the test's vars lack; rendered empty as "
+                                            "promptfoo does")
+                    vars = {**vars, **{name: "" for name in missing}}
                 if prefix or suffix:
                     if isinstance(template, str):
                         template = prefix + template + suffix
@@ -254,6 +262,34 @@ def _case_rows(
                 yield {**case, text_key: template, "vars": vars, "metadata": metadata,
                        "id": ident if len(prompts) == 1 else f"{keys[p_idx]}/{ident}"}, test_loc
             test_idx += 1
+
+
+_VAR_REFERENCE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z0-9_]+)*\s*\}\}")
+
+
+def _resolve_var_references(vars: dict[str, Any]) -> dict[str, Any]:
+    """Vars whose text names another var (``{{ name }}``) get its value, up to five rounds, as promptfoo's
+    resolveVariables does before rendering."""
+    out = dict(vars)
+    for _ in range(5):
+        changed = False
+        for key, value in out.items():
+            if isinstance(value, str) and "{{" in value:
+                new = _VAR_REFERENCE.sub(
+                    lambda m: out[m.group(1)] if m.group(1) in out and isinstance(out[m.group(1)], str)
+                    and m.group(1) != key else m.group(0), value)
+                if new != value:
+                    out[key], changed = new, True
+        if not changed:
+            break
+    return out
+
+
+def _undefined_vars(template: str | list[dict[str, Any]], vars: Mapping[str, Any]) -> list[str]:
+    texts = [template] if isinstance(template, str) else [str(m.get("content", "")) for m in template]
+    names = dict.fromkeys(m.group(1) for t in texts for m in _PLACEHOLDER.finditer(t))
+    return [name for name in names if name not in vars]
 
 
 def _merge_default(defaults: Mapping[str, Any], test: Mapping[str, Any]) -> dict[str, Any]:

@@ -488,6 +488,22 @@ def render_html(report: Mapping[str, Any]) -> str:
     )
     add("</tbody></table></div></div></section>")
 
+    metrics = report.get("metrics") or {}
+    if metrics:
+        add(
+            '<section id="metrics"><h2>Metrics</h2><p>Assertions grouped by their <code>metric</code> name: mean '
+            'score, and assertions passed.</p><div class="scroll"><table><thead><tr><th>metric</th>'
+            '<th class="num">baseline</th><th class="num">candidate</th></tr></thead><tbody>'
+        )
+        for name, sides in metrics.items():
+            cells = "".join(
+                f'<td class="num">{e(F.pct(m["score"]))} ({m["passed"]:,}/{m["total"]:,})</td>'
+                if m.get("score") is not None else '<td class="num">n/a</td>'
+                for m in (sides["baseline"], sides["candidate"])
+            )
+            add(f"<tr><td><code>{e(name)}</code></td>{cells}</tr>")
+        add("</tbody></table></div></section>")
+
     # Checks
     add(
         '<section id="checks"><h2>Checks</h2><div class="scroll"><table><thead><tr><th>check</th><th>status</th>'

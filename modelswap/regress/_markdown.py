@@ -174,6 +174,22 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     )
     add("")
 
+    metrics = report.get("metrics") or {}
+    if metrics:
+        add("## Metrics")
+        add("")
+        add("Assertions grouped by their `metric` name: mean score, and assertions passed.")
+        add("")
+        add("| metric | baseline | candidate |")
+        add("|---|---:|---:|")
+        for name, sides in metrics.items():
+            cells = [
+                f"{F.pct(m['score'])} ({m['passed']:,}/{m['total']:,})" if m.get("score") is not None else "n/a"
+                for m in (sides["baseline"], sides["candidate"])
+            ]
+            add(f"| {text(name)} | {cells[0]} | {cells[1]} |")
+        add("")
+
     add("## Checks")
     add("")
     add("| check | status | value | threshold | detail |")

@@ -214,6 +214,29 @@ def _side(runs: list[Mapping[str, Any]]) -> tuple[dict[str, Any], tuple[float, .
     return entry, passes, latencies, majority
 
 
+def _metrics(runs_by_role: tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]) -> dict[str, Any]:
+    """Per assertion ``metric`` name (promptfoo's named scores) and model: the mean score and how many of the
+    assertions passed, over every run. Empty when no assertion names a metric."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for role, runs in zip(("baseline", "candidate"), runs_by_role):
+        for run in runs:
+            for item in run.get("assertions") or ():
+                name = item.get("metric") if isinstance(item, Mapping) else None
+                if isinstance(name, str) and name:
+                    scores = table.setdefault(name, {"baseline": [], "candidate": [], "passed_baseline": [],
+                                                     "passed_candidate": []})
+                    scores[role].append(_number(item.get("score")) or 0.0)
+                    scores["passed_" + role].append(1.0 if item.get("passed") else 0.0)
+    return {
+        redact(name): {
+            role: {"score": finite(math.fsum(v[role]) / len(v[role])) if v[role] else None,
+                   "passed": int(sum(v["passed_" + role])), "total": len(v[role])}
+            for role in ("baseline", "candidate")
+        }
+        for name, v in sorted(table.items())
+    }
+
+
 def _latency_histogram(
     base: list[float], cand: list[float], sla: float | None, bins: int = 40
 ) -> dict[str, Any] | None:
@@ -433,6 +456,7 @@ def build_report(
         "models": models,
         "comparison": comparison,
         "latency_histogram": histogram,
+        "metrics": _metrics(runs_by_role),
         "generated_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "modelswap_version": _version(),
         "cases": cases,

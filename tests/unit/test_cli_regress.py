@@ -88,3 +88,77 @@ def test_a_rerun_resumes_from_the_results_in_out(tmp_path, capsys):
 def test_usage_errors_exit_2(tmp_path, capsys):
     assert cli.main(["regress", "nope.yaml", "--baseline", "a", "--candidate", "b"]) == 2
     assert "nope.yaml" in capsys.readouterr().err
+
+
+PROMPTFOO = """\
+prompts: ["{{word}}"]
+providers:
+  - openai:chat:a-1
+  - id: openai:chat:b-1
+    config: {max_tokens: 5}
+%s
+tests:
+%s
+"""
+
+
+def _promptfoo(tmp_path, extra_provider=""):
+    tests = "".join(f"  - {{vars: {{word: w{i}}}, assert: [{{type: equals, value: 'echo:w{i}'}}]}}\n" for i in range(12))
+    path = tmp_path / "promptfooconfig.yaml"
+    path.write_text(PROMPTFOO % (extra_provider, tests))
+    return path
+
+
+def test_a_promptfoo_configs_providers_are_the_models_compared(tmp_path, capsys):
+    with FaultyServer() as server:
+        _, config = _setup(tmp_path, server.base_url)
+        code = cli.main(["--config", str(config), "regress", str(_promptfoo(tmp_path)), "--json"])
+        captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert code == 0 and (report["baseline"], report["candidate"]) == ("a", "b")
+    assert "comparing a with b (from the config's providers)" in captured.err
+
+
+def test_several_candidates_each_get_a_verdict_and_a_folder(tmp_path, capsys):
+    with FaultyServer() as server:
+        _, config = _setup(tmp_path, server.base_url)
+        config.write_text(config.read_text() + "  c: {provider: p, model_id: c-1}\n")
+        path = _promptfoo(tmp_path, "  - {id: 'openai:chat:whatever', label: c}")
+        code = cli.main(["--config", str(config), "regress", str(path), "--out", "out", "--json"])
+        reports = json.loads(capsys.readouterr().out)
+    assert code == 0 and [(r["baseline"], r["candidate"]) for r in reports] == [("a", "b"), ("a", "c")]
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"b", "c"}
+
+
+def test_a_provider_without_an_alias_is_a_clear_error(tmp_path, capsys):
+    with FaultyServer() as server:
+        _, config = _setup(tmp_path, server.base_url)
+        path = _promptfoo(tmp_path, "  - ollama:chat:llama3.1:8b")
+        code = cli.main(["--config", str(config), "regress", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "promptfooconfig.yaml:6: provider ollama:chat:llama3.1:8b (model id llama3.1:8b) matches " \
+                          "no configured alias. Configured: a (a-1), b (b-1)" in err and "Traceback" not in err
+
+
+def test_a_native_suite_still_needs_both_flags(tmp_path, capsys):
+    with FaultyServer() as server:
+        suite, config = _setup(tmp_path, server.base_url)
+        code = cli.main(["--config", str(config), "regress", str(suite), "--baseline", "a"])
+    assert code == 2 and "regress needs --candidate" in capsys.readouterr().err
+
+
+def test_metric_names_are_reported_per_model(tmp_path, capsys):
+    with FaultyServer() as server:
+        _, config = _setup(tmp_path, server.base_url)
+        tests = "".join(f"  - {{vars: {{word: w{i}}}, assert: [{{type: equals, value: 'echo:w{i}', metric: exact}}, "
+                        f"{{type: icontains, value: 'W{i % 2}', metric: mentions}}]}}\n" for i in range(12))
+        path = tmp_path / "promptfooconfig.yaml"
+        path.write_text('prompts: ["{{word}}"]\ntests:\n' + tests)
+        code = cli.main(["--config", str(config), "regress", str(path), "--baseline", "a", "--candidate", "b",
+                         "--out", "out", "--json"])
+        report = json.loads(capsys.readouterr().out)
+    assert code in (0, 1)
+    assert report["metrics"]["exact"]["baseline"] == {"score": 1.0, "passed": 12, "total": 12}
+    assert report["metrics"]["mentions"]["candidate"]["passed"] == 3  # w0, w1 and w11
+    assert "| mentions |" in (tmp_path / "out" / "report.md").read_text()
+    assert '<section id="metrics">' in (tmp_path / "out" / "report.html").read_text()

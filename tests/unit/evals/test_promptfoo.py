@@ -299,11 +299,6 @@ ERRORS = [
               - type: regex
                 value: "[a-"
      """, {}, 8, "tests[0].assert[1].value", ["bad regular expression"]),
-    ("missing-var", """
-        prompts: ["{{q}} {{ lang }}"]
-        tests:
-          - vars: {q: a}
-     """, {}, 3, "tests[0].prompt", ["uses {{ lang }}", "Add `lang`"]),
     ("missing-tests-file", """
         prompts: ["{{q}}"]
         tests: file://tests/missing.csv
@@ -428,3 +423,16 @@ def test_regexes_keep_javascript_meaning(pattern, text, matches):
     from modelswap.evals._promptfoo import js_regex_to_python
 
     assert bool(re.search(js_regex_to_python(pattern), text)) is matches
+
+
+def test_a_var_the_test_lacks_renders_empty_as_in_promptfoo_and_is_noted(tmp_path):
+    path = _write(tmp_path, """
+        prompts: ["{{q}} in {{ lang }}"]
+        tests:
+          - vars: {q: "{{ greeting }}, world", greeting: Hello}
+            assert: [{type: icontains, value: hello}]
+    """)
+    suite, notes = load_promptfoo(path)
+    assert suite.cases[0].messages[0]["content"] == "Hello, world in "  # vars naming vars are resolved first
+    assert notes == ["promptfooconfig.yaml:3: tests[0]: the prompt prompt-1 uses lang, which the test's vars lack; "
+                     "rendered empty as promptfoo does"]
