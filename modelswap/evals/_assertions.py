@@ -61,7 +61,8 @@ Where the types are implemented: ``_text_checks`` (equals, contains*, starts-wit
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .._errors import ConfigError
 from ._check import AssertionSpecError, Check, CheckContext, Outcome

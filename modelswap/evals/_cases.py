@@ -8,10 +8,17 @@ file format they came from (native JSONL/YAML, or a translated promptfoo config)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from ._assertions import MEASUREMENT_TYPES, check_for_case, check_transform, default_assertion, parse_assertion
+from ._assertions import (
+    MEASUREMENT_TYPES,
+    check_for_case,
+    check_transform,
+    default_assertion,
+    parse_assertion,
+)
 from ._check import AssertionSpecError
 from ._source import Location
 from ._template import Template, TemplateError
@@ -162,7 +169,7 @@ def _build_case(raw: Any, loc: Location, rules: CaseRules) -> Case:
 
     def as_template(text: Any, where: tuple[Any, ...]) -> Template:
         try:
-            return Template(text, rules.template_style)
+            return _template(text, rules.template_style)
         except TemplateError as exc:
             raise loc.error(exc.message, *where) from None
 
@@ -221,7 +228,8 @@ def _build_case(raw: Any, loc: Location, rules: CaseRules) -> Case:
     asserts: list[tuple[Assertion, tuple[Any, ...], str | None]] = []
     for i, item in enumerate(raw_asserts):
         try:
-            assertion = parse_assertion(item)
+            # A translator (the promptfoo import) may hand over assertions it has already parsed.
+            assertion = item if isinstance(item, Assertion) else parse_assertion(item)
         except AssertionSpecError as exc:
             raise loc.error(exc.message, "assert", i, *exc.path) from None
         asserts.append((_with_refs(assertion, vars, expected), ("assert", i), None))
@@ -272,7 +280,31 @@ def _with_refs(assertion: Assertion, vars: Mapping[str, Any], expected: Any) -> 
             return [fill(v) for v in value]
         return value
 
+    if not _has_refs(assertion.value):
+        return assertion  # nothing to fill: cases may share it (nothing changes an assertion once built)
     return replace(assertion, value=fill(assertion.value), options=dict(assertion.options))
+
+
+def _has_refs(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value
+    return isinstance(value, list) and any(_has_refs(v) for v in value)
+
+
+_TEMPLATES: dict[tuple[str, str | None], Template] = {}
+
+
+def _template(raw: Any, style: str | None) -> Template:
+    """A Template, checked once per text and style: suites of thousands of cases share a handful of prompts."""
+    if not isinstance(raw, str):
+        return Template(raw, style)
+    key = (raw, style)
+    found = _TEMPLATES.get(key)
+    if found is None:
+        if len(_TEMPLATES) > 4096:
+            _TEMPLATES.clear()
+        found = _TEMPLATES[key] = Template(raw, style)
+    return found
 
 
 _REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from ._check import AssertionSpecError, Check, CheckContext, Outcome
 from ._types import Assertion

@@ -6,12 +6,12 @@ native loader (JSONL or YAML, :mod:`modelswap.evals._suite`) or the promptfoo im
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from .._errors import ConfigError
 from ._promptfoo import load_promptfoo
-from ._source import parse_yaml, read_text
+from ._source import gc_paused, parse_yaml, read_text
 from ._suite import load_jsonl_suite, suite_from_data
 from ._types import Suite
 
@@ -41,7 +41,11 @@ def load_suite(path: str | os.PathLike[str], *, template: str | None = None, str
         >>> suite.cases[0].messages[-1]["content"]                               # doctest: +SKIP
         'Ticket: I was charged twice for my March invoice.\\nQueue:'
     """
-    path = Path(path)
+    with gc_paused():
+        return _load(Path(path), template, strict)
+
+
+def _load(path: Path, template: str | None, strict: bool) -> Suite:
     if path.is_dir():
         for name in ("promptfooconfig.yaml", "promptfooconfig.yml"):
             if (path / name).is_file():

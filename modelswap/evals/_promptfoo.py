@@ -44,22 +44,24 @@ Example:
 from __future__ import annotations
 
 import csv
+import functools
 import glob
 import itertools
 import json
 import os
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from .._errors import ConfigError
 from ._assertions import ASSERTION_TYPES, parse_assertion
 from ._cases import CaseRules, build_cases, parse_messages
 from ._check import AssertionSpecError
-from ._source import Location, parse_yaml, read_text, resolve_ref
+from ._source import Location, gc_paused, parse_yaml, read_text, resolve_ref
 from ._transform import TransformError, compile_transform
-from ._types import Suite
+from ._types import Assertion, Suite
 from ._values import split_commas
 
 __all__ = ["assertion_from_string", "js_regex_to_python", "load_promptfoo", "provider_model_id"]
@@ -121,6 +123,12 @@ def load_promptfoo(path: str | os.PathLike[str], *, strict: bool = False) -> tup
         ConfigError: the config is unreadable or malformed (a missing prompt file, a bad regex, a prompt
             function), naming the file, line and field; with ``strict``, also when there is any note.
     """
+    with gc_paused():
+        return _load_promptfoo(Path(path), strict)
+
+
+def _load_promptfoo(path: Path, strict: bool) -> tuple[Suite, list[str]]:
+
     path = Path(path)
     if path.is_dir():
         found = next((path / n for n in ("promptfooconfig.yaml", "promptfooconfig.yml") if (path / n).is_file()), None)
@@ -287,9 +295,13 @@ def _resolve_var_references(vars: dict[str, Any]) -> dict[str, Any]:
 
 
 def _undefined_vars(template: str | list[dict[str, Any]], vars: Mapping[str, Any]) -> list[str]:
-    texts = [template] if isinstance(template, str) else [str(m.get("content", "")) for m in template]
-    names = dict.fromkeys(m.group(1) for t in texts for m in _PLACEHOLDER.finditer(t))
-    return [name for name in names if name not in vars]
+    texts = (template,) if isinstance(template, str) else tuple(str(m.get("content", "")) for m in template)
+    return [name for name in _placeholders(texts) if name not in vars]
+
+
+@functools.lru_cache(maxsize=256)
+def _placeholders(texts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(m.group(1) for t in texts for m in _PLACEHOLDER.finditer(t)))
 
 
 def _merge_default(defaults: Mapping[str, Any], test: Mapping[str, Any]) -> dict[str, Any]:
@@ -670,7 +682,7 @@ def _map_test(test: dict[str, Any], label: str, base: Path, loc: Location, notes
 
 def _map_assertion(
     item: Any, label: str, base: Path, test_loc: Location, where: tuple[Any, ...], notes: _Notes
-) -> dict[str, Any] | None:
+) -> Assertion | None:
     loc = test_loc.at(*where)
     if isinstance(item, str):
         item = assertion_from_string(item)
@@ -721,7 +733,7 @@ def _map_assertion(
     elif base_kind == "contains-json":
         out["options"] = {"style": "promptfoo"}
     try:
-        parse_assertion(out)
+        parsed = parse_assertion(out)
     except AssertionSpecError as exc:
         raise loc.error(exc.message, *exc.path) from None
     if base_kind == "similar":
@@ -733,7 +745,7 @@ def _map_assertion(
                                                "rubric prompt")
         elif key not in ("type", "value", "threshold", "weight", "metric", "transform", "contextTransform"):
             notes.add(test_loc, (*where, key), f"{label}: {key} ignored")
-    return out
+    return parsed
 
 
 def js_regex_to_python(pattern: str) -> str:

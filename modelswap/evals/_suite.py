@@ -63,8 +63,9 @@ what every case of one suite shares, and :func:`build_cases`, which turns rows o
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .._errors import ConfigError
 from ._cases import CaseRules, build_cases, parse_messages

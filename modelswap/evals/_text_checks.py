@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .._errors import ConfigError
 from ._check import AssertionSpecError, Check, CheckContext, Outcome, value_or_expected
