@@ -59,7 +59,7 @@ from .._errors import ConfigError
 from ._assertions import ASSERTION_TYPES, parse_assertion
 from ._cases import CaseRules, build_cases, parse_messages
 from ._check import AssertionSpecError
-from ._source import Location, gc_paused, parse_yaml, read_text, resolve_ref
+from ._source import Location, gc_paused, jsonl_rows, parse_yaml, read_text, resolve_ref
 from ._transform import TransformError, compile_transform
 from ._types import Assertion, Suite
 from ._values import split_commas
@@ -519,6 +519,9 @@ def _test_file(ref: str, loc: Location, base: Path) -> Iterator[tuple[Any, Locat
         kind = file.suffix.lower()
         if kind == ".csv":
             yield from _csv_tests(file)
+        elif kind == ".jsonl":
+            for item, item_loc in jsonl_rows(file, str(file)):
+                yield item, item_loc, f"{file.name}:{item_loc.line}"
         elif kind in (".yaml", ".yml", ".json"):
             root, data = parse_yaml(read_text(file), str(file))
             if not isinstance(data, list):
@@ -527,7 +530,8 @@ def _test_file(ref: str, loc: Location, base: Path) -> Iterator[tuple[Any, Locat
                 item_loc = Location(str(file), root, prefix=(j,))
                 yield item, item_loc, f"{file.name}:{item_loc.line_of()}"
         else:
-            raise loc.error(f"{ref}: tests files are .yaml, .json or .csv; {kind or 'no extension'} is not supported.")
+            raise loc.error(f"{ref}: tests files are .yaml, .json, .jsonl or .csv; {kind or 'no extension'} is not "
+                            "supported.")
 
 
 def _csv_tests(file: Path) -> Iterator[tuple[Any, Location, str | None]]:

@@ -436,3 +436,18 @@ def test_a_var_the_test_lacks_renders_empty_as_in_promptfoo_and_is_noted(tmp_pat
     assert suite.cases[0].messages[0]["content"] == "Hello, world in "  # vars naming vars are resolved first
     assert notes == ["promptfooconfig.yaml:3: tests[0]: the prompt prompt-1 uses lang, which the test's vars lack; "
                      "rendered empty as promptfoo does"]
+
+
+def test_tests_from_jsonl_and_a_glob(tmp_path):
+    _write(tmp_path, '{"vars": {"q": "a"}, "assert": [{"type": "contains", "value": "a"}]}\n\n'
+                     '{"vars": {"q": "b"}, "assert": [{"type": "contains", "value": "b"}]}\n', "tests/one.jsonl")
+    _write(tmp_path, "- vars: {q: c}\n  assert: [{type: contains, value: c}]\n", "tests/two.yaml")
+    path = _write(tmp_path, """
+        prompts: ["{{q}}"]
+        tests:
+          - file://tests/one.jsonl
+          - file://tests/t*.yaml
+    """)
+    suite, notes = load_promptfoo(path)
+    assert [c.vars["q"] for c in suite.cases] == ["a", "b", "c"] and notes == []
+    assert [c.line for c in suite.cases] == [1, 3, 1]
