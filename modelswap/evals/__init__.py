@@ -27,6 +27,7 @@ from ._json_checks import parse_json_path
 from ._judge import parse_verdict, rubric_prompt
 from ._load import load_suite
 from ._promptfoo import load_promptfoo
+from ._transform import TransformError, apply_transform
 from ._types import Assertion, AssertionResult, Case, CaseGrade, Judge, Suite
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "CaseGrade",
     "Judge",
     "Suite",
+    "TransformError",
+    "apply_transform",
     "default_assertion",
     "evaluate",
     "grade",

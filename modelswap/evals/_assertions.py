@@ -71,7 +71,7 @@ from ._judge import CHECKS as _JUDGE_CHECKS
 from ._numeric_checks import CHECKS as _NUMERIC_CHECKS
 from ._similarity_checks import CHECKS as _SIMILARITY_CHECKS
 from ._text_checks import CHECKS as _TEXT_CHECKS
-from ._transform import TransformError, compile_transform, run_transform
+from ._transform import TransformError, compile_transform, apply_transform
 from ._types import Assertion, AssertionResult, Case, CaseGrade, Judge
 from ._values import closest, is_number, unknown
 
@@ -296,7 +296,7 @@ def evaluate(
     else:
         try:
             if assertion.transform:
-                output = run_transform(assertion.transform, output)
+                output = apply_transform(assertion.transform, output)
             outcome = check.run(assertion, output, CheckContext(expected, latency_s, cost, judge, question))
         except TransformError as exc:
             outcome = Outcome(False, 0.0, f"the transform failed: {exc}", definite=False)
@@ -335,7 +335,7 @@ def grade(
     transform = getattr(case, "transform", None)
     if transform and isinstance(output, str):
         try:
-            output = run_transform(transform, output)
+            output = apply_transform(transform, output)
         except TransformError as exc:
             # As in promptfoo, a transform that fails on an answer fails the case (it is not a check's verdict).
             failed = [AssertionResult(a.label, False, 0.0, f"the transform failed: {exc}", a.weight, a.metric)

@@ -25,7 +25,7 @@ import json
 import re
 from typing import Any, Callable
 
-__all__ = ["TransformError", "compile_transform", "run_transform"]
+__all__ = ["TransformError", "compile_transform", "apply_transform"]
 
 
 class TransformError(Exception):
@@ -205,7 +205,7 @@ def compile_transform(expression: str) -> Callable[[str], str]:
     return run
 
 
-def run_transform(expression: str, output: str) -> str:
+def apply_transform(expression: str, output: str) -> str:
     """``expression`` applied to ``output`` (compiled once per expression).
 
     Raises:

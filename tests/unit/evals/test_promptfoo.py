@@ -406,9 +406,9 @@ def test_contains_json_finds_what_promptfoo_finds(row):
 
 @pytest.mark.parametrize("row", REFERENCE["transform"], ids=lambda r: r["expression"])
 def test_transforms_give_what_javascript_gives(row):
-    from modelswap.evals._transform import run_transform
+    from modelswap.evals._transform import apply_transform
 
-    assert run_transform(row["expression"], row["output"]) == row["result"]
+    assert apply_transform(row["expression"], row["output"]) == row["result"]
 
 
 @pytest.mark.parametrize(("pattern", "text", "matches"), [
