@@ -14,10 +14,12 @@ types, and :func:`load_promptfoo` for what a promptfoo import keeps.
 
 Inside, each module imports only those listed before it: ``_values`` (small value helpers) and ``_types``
 (the data); ``_check`` (what a check takes and returns); the checks (``_json_checks``, ``_text_checks``,
-``_numeric_checks``, ``_similarity_checks``, ``_judge``); ``_assertions`` (the catalogue, validation, dispatch
-and grading); ``_source`` (files, and the place of each piece for errors); ``_template`` (prompt templates);
-``_cases`` (the case rules every format shares); ``_suite`` (native JSONL and YAML suites); ``_promptfoo`` (the
-promptfoo importer); ``_load`` (:func:`load_suite`, which picks the loader).
+``_numeric_checks``, ``_similarity_checks``, ``_judge``); ``_transform`` (promptfoo's transform expressions);
+``_assertions`` (the catalogue, validation, dispatch and grading); ``_source`` (files, and the place of each piece
+for errors); ``_template`` (prompt templates); ``_cases`` (the case rules every format shares); ``_suite``
+(native JSONL and YAML suites); the promptfoo importer (``_promptfoo_map``: a test and its assertions,
+``_promptfoo_files``: prompts, test files, providers, ``_promptfoo``: the cases); ``_load`` (:func:`load_suite`,
+which picks the loader).
 """
 
 from __future__ import annotations

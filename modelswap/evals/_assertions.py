@@ -71,7 +71,7 @@ from ._judge import CHECKS as _JUDGE_CHECKS
 from ._numeric_checks import CHECKS as _NUMERIC_CHECKS
 from ._similarity_checks import CHECKS as _SIMILARITY_CHECKS
 from ._text_checks import CHECKS as _TEXT_CHECKS
-from ._transform import TransformError, compile_transform, apply_transform
+from ._transform import TransformError, apply_transform, compile_transform
 from ._types import Assertion, AssertionResult, Case, CaseGrade, Judge
 from ._values import closest, is_number, unknown
 
