@@ -10,32 +10,18 @@ Fixtures:
     run_promptfoo: ``run_promptfoo(config_path, out_json, extra_env=None)`` runs
         ``node main.js eval -c CONFIG --no-cache --no-write -j 1 -o OUT --no-table`` in a private promptfoo
         home (no telemetry, no update check) and returns the results sorted by (testIdx, promptIdx).
-The code lives in ``pfkit.py`` (plain Python, also used by ``bench/bench_promptfoo.py``).
+The code lives in ``pfkit.py`` (plain Python, also loaded by ``bench/bench_promptfoo.py``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-_KIT = "modelswap_tests_promptfoo_pfkit"
-
-
-def load_pfkit() -> Any:
-    """``tests/promptfoo/pfkit.py``, loaded by path (the suite runs with ``--import-mode=importlib``)."""
-    if _KIT not in sys.modules:
-        spec = importlib.util.spec_from_file_location(_KIT, Path(__file__).resolve().parent / "pfkit.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_KIT] = module  # dataclasses look their module up here
-        spec.loader.exec_module(module)
-    return sys.modules[_KIT]
+from tests.promptfoo import pfkit
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,7 +37,7 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def promptfoo() -> Any:
     """promptfoo 0.123.1; skips with the reason (fails under ``MODELSWAP_REQUIRE_PROMPTFOO=1``) when absent."""
-    kit = load_pfkit()
+    kit = pfkit
     found, reason = kit.find_promptfoo()
     if found is None:
         _unavailable(reason)

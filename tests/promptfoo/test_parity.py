@@ -19,7 +19,6 @@ A failure prints the per-case table. Needs promptfoo (``make promptfoo-env``) an
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -32,23 +31,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.promptfoo import pfkit
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
 
-def _load_kit() -> Any:
-    """``pfkit.py`` beside this file, the same module object conftest.py loads."""
-    name = "modelswap_tests_promptfoo_pfkit"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "pfkit.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pfkit = _load_kit()
 
 pytestmark = pytest.mark.promptfoo
 live = pytest.mark.local_model  # needs the real llama.cpp server (smollm2_server)

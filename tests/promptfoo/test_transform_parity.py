@@ -11,28 +11,16 @@ compact JSON text promptfoo's string assertions see), or both must fail (promptf
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.promptfoo import pfkit
+
 HERE = Path(__file__).resolve().parent
 
 
-def _load_kit() -> Any:
-    name = "modelswap_tests_promptfoo_pfkit"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "pfkit.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pfkit = _load_kit()
 pytestmark = pytest.mark.promptfoo
 
 SAMPLE = "  The capital of France is Paris.\n"
