@@ -52,6 +52,8 @@ class CaseRules:
             ``"format"``); None reads it from each template.
         always_render: render a case's own ``prompt``/``messages`` even when it has no vars (promptfoo renders
             every prompt; a placeholder with no var is then an error rather than text sent as written).
+        promptfoo: render templates as promptfoo's nunjucks (filters and tags, JavaScript's printing of values;
+            see :mod:`modelswap.evals._template`).
     """
 
     source: str
@@ -64,6 +66,7 @@ class CaseRules:
     allow_no_asserts: bool = False
     template_style: str | None = None
     always_render: bool = False
+    promptfoo: bool = False
 
     def add_defaults(self, value: Any, loc: Location, label: str = "defaults") -> None:
         """Read a ``defaults`` mapping (``vars``, ``assert``, ``threshold``) into these rules.
@@ -169,7 +172,7 @@ def _build_case(raw: Any, loc: Location, rules: CaseRules) -> Case:
 
     def as_template(text: Any, where: tuple[Any, ...]) -> Template:
         try:
-            return _template(text, rules.template_style)
+            return _template(text, rules.template_style, rules.promptfoo)
         except TemplateError as exc:
             raise loc.error(exc.message, *where) from None
 
@@ -291,19 +294,19 @@ def _has_refs(value: Any) -> bool:
     return isinstance(value, list) and any(_has_refs(v) for v in value)
 
 
-_TEMPLATES: dict[tuple[str, str | None], Template] = {}
+_TEMPLATES: dict[tuple[str, str | None, bool], Template] = {}
 
 
-def _template(raw: Any, style: str | None) -> Template:
+def _template(raw: Any, style: str | None, promptfoo: bool) -> Template:
     """A Template, checked once per text and style: suites of thousands of cases share a handful of prompts."""
     if not isinstance(raw, str):
-        return Template(raw, style)
-    key = (raw, style)
+        return Template(raw, style, promptfoo=promptfoo)
+    key = (raw, style, promptfoo)
     found = _TEMPLATES.get(key)
     if found is None:
         if len(_TEMPLATES) > 4096:
             _TEMPLATES.clear()
-        found = _TEMPLATES[key] = Template(raw, style)
+        found = _TEMPLATES[key] = Template(raw, style, promptfoo=promptfoo)
     return found
 
 

@@ -9,7 +9,8 @@ promptfoo itself):
   1-based position in ``tests``; ``test-<n>.<k>`` for the k-th combination), led by the prompt's label (or
   ``prompt-<p>``) when there are several prompts: ``concise/test-3``. ``case.metadata["promptfoo"]`` holds
   promptfoo's own ``testIdx``, ``promptIdx`` and prompt label, to find a case in both tools;
-* **prompts**: text with ``{{ var }}``, a JSON chat list, ``file://`` text files (``---`` lines separate several),
+* **prompts**: text with ``{{ var }}`` (rendered as promptfoo's nunjucks: filters and tags through Jinja2, values
+  printed as JavaScript prints them; :mod:`modelswap.evals._template`), a JSON chat list, ``file://`` text files (``---`` lines separate several),
   ``.json``/``.yaml`` chat lists, ``.jsonl``, globs, ``{raw, label}``/``{id: file://..., label}`` and the
   ``{text: label}`` map form. Prompt functions (``.py``, ``.js``) run code: refused with the fix;
 * **tests**: inline, ``file://`` YAML/JSON/JSONL lists, globs, and CSV (columns are vars; ``__expected``,
@@ -138,7 +139,8 @@ def _load_promptfoo(path: Path, strict: bool) -> tuple[Suite, list[str]]:
     tests = list(tests_of(data.get("tests"), loc, base))
     if not tests:
         raise loc.error("the config has no tests. Add a `tests:` list.", "tests")
-    rules = CaseRules(source=source, allow_no_asserts=True, template_style="nunjucks", always_render=True)
+    rules = CaseRules(source=source, allow_no_asserts=True, template_style="nunjucks", always_render=True,
+                      promptfoo=True)
     cases = build_cases(_case_rows(tests, defaults, prompts, base, notes), rules)
 
     name = data.get("description") if isinstance(data.get("description"), str) else None
@@ -193,11 +195,10 @@ def _case_rows(
                 template = prompt.template
                 missing = _undefined_vars(template, vars)
                 if missing:
-                    # promptfoo renders a var the test lacks as empty text; say so, then do the same.
+                    # promptfoo renders a var the test lacks as nothing (or a filter's default); say so.
                     notes.add(test_loc, (), f"{label}: the prompt {keys[p_idx]} uses "
                                             f"{', '.join(missing)}, which the test's vars lack; rendered empty as "
                                             "promptfoo does")
-                    vars = {**vars, **{name: "" for name in missing}}
                 if prefix or suffix:
                     if isinstance(template, str):
                         template = prefix + template + suffix
@@ -213,7 +214,11 @@ def _case_rows(
 
 
 _VAR_REFERENCE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z0-9_]+)*\s*\}\}")
+# A var printed by {{ name }}, {{ name.key }} or {{ name | filter }}: the filter's name is the second group (a
+# missing var under `default` is expected; a missing one in a tag is a condition, not a print).
+_PLACEHOLDER = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z0-9_]+)*\s*(?:\|\s*([A-Za-z_]\w*)|-?\}\})")
+# Names a template binds itself: {% for a, b in ... %}, {% set x = ... %}, {% macro m(...) %}.
+_BOUND = re.compile(r"\{%-?\s*(?:for\s+([\w\s,]+?)\s+in\b|set\s+(\w+)|macro\s+(\w+))")
 
 
 def _resolve_var_references(vars: dict[str, Any]) -> dict[str, Any]:
@@ -241,7 +246,14 @@ def _undefined_vars(template: str | list[dict[str, Any]], vars: Mapping[str, Any
 
 @functools.lru_cache(maxsize=256)
 def _placeholders(texts: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(m.group(1) for t in texts for m in _PLACEHOLDER.finditer(t)))
+    """The vars a template prints and does not bind itself, leaving out those given a ``default``."""
+    bound = {"loop", "range", "cycler", "joiner"} | {  # nunjucks' own names, and what the template binds
+        name.strip() for t in texts for m in _BOUND.finditer(t) for group in m.groups() if group
+        for name in group.split(",")}
+    return tuple(dict.fromkeys(
+        m.group(1) for t in texts for m in _PLACEHOLDER.finditer(t)
+        if m.group(1) not in bound and m.group(2) not in ("default", "d")
+    ))
 
 
 def _merge_default(defaults: Mapping[str, Any], test: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,11 @@
 A template containing a ``{{ name }}`` placeholder is read nunjucks-style: only ``{{ name }}`` (and ``{{ a.b }}``)
 are replaced and single braces stay literal. Otherwise it is ``str.format``. Nunjucks filters and tags are
 refused, not half-rendered, and a variable the case lacks is an error, never an empty string.
+
+A promptfoo import asks for promptfoo's nunjucks instead (``promptfoo=True``): filters and tags run, through
+Jinja2's sandbox (the ``[promptfoo]`` extra; nunjucks is a port of Jinja2) with nunjucks' ``dump`` and
+promptfoo's ``load`` filters added and the trailing newline kept, and every value prints as JavaScript prints
+it (``true``, ``a,b`` for a list, ``[object Object]``, nothing for a missing one).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._source import Location
+from ._values import js_json
 
-__all__ = ["Template", "TemplateError", "compile_template"]
+__all__ = ["Template", "TemplateError", "compile_template", "js_text"]
 
 
 _NJ_PLAIN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}\}")
@@ -54,14 +60,20 @@ class Template:
         'Review: Great {json}'
     """
 
-    def __init__(self, raw: str | list[dict[str, Any]], style: str | None = None) -> None:
+    def __init__(self, raw: str | list[dict[str, Any]], style: str | None = None, *, promptfoo: bool = False) -> None:
         self.raw = raw
+        self.promptfoo = promptfoo
+        self._jinja: dict[str, Any] = {}  # text -> compiled Jinja2 template, for promptfoo's filters and tags
         texts = [raw] if isinstance(raw, str) else [str(m.get("content", "")) for m in raw]
         self.style = style or ("nunjucks" if any(_NJ_PLAIN.search(t) for t in texts) else "format")
         for text in texts:
             self._check(text)
 
     def _check(self, text: str) -> None:
+        if self.style == "nunjucks" and self.promptfoo:
+            if any(not _NJ_PLAIN.fullmatch(m.group(0)) for m in _NJ_ANY.finditer(text)):
+                self._jinja[text] = _compile_nunjucks(text)
+            return
         if self.style == "nunjucks":
             for match in _NJ_ANY.finditer(text):
                 if match.group(2) is not None:
@@ -95,6 +107,14 @@ class Template:
         return [{**m, "content": self._render(str(m.get("content", "")), vars)} for m in self.raw]
 
     def _render(self, text: str, vars: Mapping[str, Any]) -> str:
+        compiled = self._jinja.get(text)
+        if compiled is not None:
+            try:
+                return str(compiled.render(dict(vars)))
+            except Exception as exc:  # noqa: BLE001 (Jinja2 raises anything a filter raises; name it, then stop)
+                raise TemplateError(f"the template could not be rendered ({exc.__class__.__name__}: {exc})") from None
+        if self.style == "nunjucks" and self.promptfoo:
+            return _NJ_PLAIN.sub(lambda m: js_text(_lookup(vars, m.group(1))), text)
         if self.style == "nunjucks":
             return _NJ_PLAIN.sub(lambda m: _lookup_text(vars, m.group(1)), text)
         try:
@@ -128,6 +148,89 @@ def _lookup_text(vars: Mapping[str, Any], dotted: str) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _lookup(vars: Mapping[str, Any], dotted: str) -> Any:
+    """The value at ``a.b.0``, or None where nunjucks would find nothing."""
+    value: Any = vars
+    for part in dotted.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def js_text(value: Any) -> str:
+    """A value as JavaScript's ``String()`` prints it inside a nunjucks template.
+
+    Example:
+        >>> [js_text(v) for v in (True, None, 2.0, 0.5, ["a", 1, None], {"k": 1})]
+        ['true', '', '2', '0.5', 'a,1,', '[object Object]']
+    """
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(js_text(v) for v in value)
+    if isinstance(value, Mapping):
+        return "[object Object]"
+    return str(value)
+
+
+def _js_finalize(value: Any) -> Any:
+    # Jinja2 hands every {{ }} result here; Undefined prints as nothing by itself.
+    import jinja2
+
+    return value if isinstance(value, jinja2.Undefined) else js_text(value)
+
+
+def _compile_nunjucks(text: str) -> Any:
+    """``text`` as a Jinja2 template that renders as promptfoo's nunjucks does."""
+    try:
+        env = _nunjucks_environment()
+    except ImportError:
+        raise TemplateError(
+            "the template uses nunjucks filters or tags, which modelswap runs with Jinja2: pip install "
+            "'modelswap[promptfoo]' (or jinja2), or use plain {{ var }} placeholders."
+        ) from None
+    import jinja2
+
+    try:
+        return env.from_string(text)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"the template is not valid nunjucks ({exc})") from None
+
+
+_ENVIRONMENT: list[Any] = []
+
+
+def _nunjucks_environment() -> Any:
+    if not _ENVIRONMENT:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True, finalize=_js_finalize)
+        # nunjucks' dump is JSON.stringify; promptfoo adds load (JSON.parse).
+        env.filters["dump"] = lambda value, *_: js_json(value)
+        env.filters["load"] = lambda value: json.loads(value)
+        # Items print as JavaScript prints them (2.0 as 2), as nunjucks' join does.
+        env.filters["join"] = lambda value, d="", attribute=None: d.join(
+            js_text(v.get(attribute) if attribute and isinstance(v, Mapping) else v) for v in value)
+        _ENVIRONMENT.append(env)
+    return _ENVIRONMENT[0]
 
 
 def compile_template(raw: Any, loc: Location, key: str, style: str | None = None) -> Template:

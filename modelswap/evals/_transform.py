@@ -25,6 +25,8 @@ import json
 import re
 from typing import Any, Callable
 
+from ._values import js_json
+
 __all__ = ["TransformError", "compile_transform", "apply_transform"]
 
 
@@ -122,7 +124,7 @@ class _Parser:
             if function == "JSON.parse":
                 return lambda out: _json_parse(_as_text(inner(out)))
             if function == "JSON.stringify":
-                return lambda out: _js_json(inner(out))
+                return lambda out: js_json(inner(out))
             if function == "String":
                 return lambda out: _as_text(inner(out))
             raise TransformError(f"{function} is not supported")
@@ -234,15 +236,11 @@ def _as_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return _js_number(value)
-    return _js_json(value)
+    return js_json(value)
 
 
 def _js_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _js_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _json_parse(text: str) -> Any:

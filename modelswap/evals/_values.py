@@ -21,6 +21,7 @@ __all__ = [
     "unknown",
     "is_number",
     "is_scalar",
+    "js_json",
     "short",
     "split_commas",
     "to_json",
@@ -114,3 +115,25 @@ def unknown(what: str, name: Any, known: Iterable[Any], listing: str | None = No
     suggestion = closest(str(name), known)
     text = f"unknown {what} {name!r}" + (f"; did you mean {suggestion!r}?" if suggestion else ".")
     return text + (f" {listing}: {', '.join(str(k) for k in known)}." if listing else "")
+
+
+def js_json(value: Any) -> str:
+    """``JSON.stringify(value)``: compact, and numbers as JavaScript writes them (``68.0`` is ``68``; NaN and the
+    infinities are ``null``).
+
+    Example:
+        >>> js_json({"a": 68.0, "b": [1.5, float("nan")]})
+        '{"a":68,"b":[1.5,null]}'
+    """
+    def plain(item: Any) -> Any:
+        if isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                return None
+            return int(item) if item.is_integer() and abs(item) < 1e21 else item
+        if isinstance(item, dict):
+            return {str(k): plain(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [plain(v) for v in item]
+        return item
+
+    return json.dumps(plain(value), ensure_ascii=False, separators=(",", ":"))

@@ -285,10 +285,6 @@ ERRORS = [
         prompts: ["{{q}}"]
         tests: []
      """, {}, 2, "tests", ["no tests"]),
-    ("prompt-filter", """
-        prompts: ["{{ q | upper }}"]
-        tests: [{vars: {q: a}}]
-     """, {}, 2, "tests[0].prompt", ["no filters"]),
     ("bad-regex", """
         prompts: ["{{q}}"]
         tests:
@@ -451,3 +447,38 @@ def test_tests_from_jsonl_and_a_glob(tmp_path):
     suite, notes = load_promptfoo(path)
     assert [c.vars["q"] for c in suite.cases] == ["a", "b", "c"] and notes == []
     assert [c.line for c in suite.cases] == [1, 3, 1]
+
+
+def test_nunjucks_filters_and_tags_render_as_in_promptfoo(tmp_path):
+    import yaml
+
+    prompt = ("{{ name | upper }} {{ nope | default('none') }} {{ items | join('+') }} {{ obj | dump }} {{ obj }} "
+              "{{ items }} {{ flag }}{% if flag %} yes{% endif %}{% for i in items %} -{{ i }}{% endfor %}\n")
+    config = {"prompts": [prompt], "tests": [
+        {"vars": {"name": "ada", "items": [1, 2.0, 3.5], "obj": {"k": "v"}, "flag": True},
+         "assert": [{"type": "contains", "value": "ADA"}]},
+        {"vars": {"items": [1], "obj": {}, "flag": False}, "assert": [{"type": "contains", "value": "none"}]},
+    ]}
+    path = tmp_path / "promptfooconfig.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    suite, notes = load_promptfoo(path)
+    assert suite.cases[0].messages[0]["content"] == (
+        'ADA none 1+2+3.5 {"k":"v"} [object Object] 1,2,3.5 true yes -1 -2 -3.5\n')
+    assert suite.cases[1].messages[0]["content"] == " none 1 {} [object Object] 1 false -1\n"
+    assert len(notes) == 1 and "tests[1]: the prompt prompt-1 uses name, which the test's vars lack" in notes[0]
+
+
+def test_without_jinja2_a_prompt_with_filters_names_the_extra(tmp_path, monkeypatch):
+    from modelswap.evals import _template
+
+    def missing() -> None:
+        raise ImportError("No module named 'jinja2'")
+
+    monkeypatch.setattr(_template, "_nunjucks_environment", missing)
+    monkeypatch.setattr("modelswap.evals._cases._TEMPLATES", {})
+    path = _write(tmp_path, """
+        prompts: ["{{ q | upper }}"]
+        tests: [{vars: {q: a}}]
+    """)
+    error = _error(path)
+    assert "pip install 'modelswap[promptfoo]'" in str(error) and error.line == 2
