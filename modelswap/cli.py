@@ -532,7 +532,9 @@ def _print_verdict(report: dict[str, Any], as_json: bool) -> None:
         m = models.get(role)
         if m:
             print(
-                f"  {role:<9} {m.get('alias', ''):<20} accuracy {m.get('accuracy', 0):.1%}  p95 "
+                f"  {role:<9} {m.get('alias', ''):<20} "
+                + (f"({m['provider']}/{m['model_id']})  " if m.get("model_id") else "")
+                + f"accuracy {m.get('accuracy', 0):.1%}  p95 "
                 f"{m.get('latency_p95_ms') or 0:,.0f} ms  errors {m.get('error_rate', 0):.1%}  cost {m.get('cost') or 0:.4f}"
             )
     for name, path in (report.get("files") or {}).items():

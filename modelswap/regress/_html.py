@@ -411,6 +411,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         return f"{F.pct(m.get('accuracy'))}{extra}"
 
     rows = [
+        ("Model", lambda m: f'<code>{e(m["provider"])}/{e(m["model_id"])}</code>' if m.get("model_id") else "n/a"),
         ("Accuracy", acc_cell),
         ("Mean score", lambda m: "n/a" if m.get("mean_score") is None else f"{m['mean_score']:.3f}"),
         ("Latency p50", lambda m: e(F.ms(m.get("latency_p50_ms")))),

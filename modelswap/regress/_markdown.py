@@ -133,6 +133,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         return F.cost(m.get("cost")) + (f" ({unknown:,} calls without a price)" if unknown else "")
 
     rows = [
+        ("Model", lambda m: code(f"{m['provider']}/{m['model_id']}") if m.get("model_id") else "n/a"),
         ("Accuracy", acc),
         ("Mean score", lambda m: "n/a" if m.get("mean_score") is None else f"{m['mean_score']:.3f}"),
         ("Latency p50", lambda m: F.ms(m.get("latency_p50_ms"))),

@@ -130,8 +130,13 @@ def _model_metrics(
     costs = [v for v in (_number(r.get("cost")) for r in runs) if v is not None]
     cost_unknown = sum(1 for r in runs if _number(r.get("cost")) is None and not _is_error(r))
     low, high = _stats.bootstrap_ci(case_passes, "mean", n_resamples=n_resamples, alpha=alpha, seed=seed)
+    # What the alias pointed at during the run (results written before model ids were recorded have none).
+    targets = Counter((r.get("provider"), r.get("model_id")) for r in runs if r.get("model_id"))
+    provider, model_id = targets.most_common(1)[0][0] if targets else (None, None)
     return {
         "alias": alias,
+        "provider": provider,
+        "model_id": model_id,
         "n_runs": n,
         "n_cases": n_cases,
         "accuracy": passed / n if n else None,

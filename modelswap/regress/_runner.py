@@ -83,8 +83,9 @@ async def arun_regression(
         raise ConfigError("--repeat must be at least 1.", field="repeat")
     own_client = client is None
     client = client or Client(config)
-    for alias in (baseline, candidate):
-        client.resolve(alias)  # an unknown alias fails before any call
+    # An unknown alias fails before any call; what each alias points at now goes into every result, so a report
+    # still says which model answered after the alias has been moved to another.
+    resolved = {alias: client.resolve(alias) for alias in (baseline, candidate)}
     judge_alias = judge or getattr(suite, "judge", None)
     judge_fn = _judge(client, judge_alias) if judge_alias else None
 
@@ -138,6 +139,7 @@ async def arun_regression(
             passed, score, assertions = False, 0.0, []
         result = {
             "role": job.role, "alias": job.alias, "case_id": str(job.case.id), "repeat": job.repeat,
+            "provider": resolved[job.alias].provider.name, "model_id": resolved[job.alias].model_id,
             "passed": passed, "score": score, "latency_s": latency if error is None else None,
             "input_tokens": getattr(completion, "input_tokens", None),
             "output_tokens": getattr(completion, "output_tokens", None),

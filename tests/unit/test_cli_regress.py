@@ -46,6 +46,12 @@ def test_same_answers_promote_and_write_three_reports(tmp_path, capsys):
         report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["verdict"] == "promote"
     assert {p.name for p in (tmp_path / "out").iterdir()} >= {"report.json", "report.md", "report.html", "results.jsonl"}
+    # The report says which model each alias pointed at during the run, not only the alias.
+    assert [(report["models"][r]["provider"], report["models"][r]["model_id"]) for r in ("baseline", "candidate")] \
+        == [("p", "a-1"), ("p", "b-1")]
+    assert "`p/a-1`" in (tmp_path / "out" / "report.md").read_text()
+    assert "<code>p</code>" not in (tmp_path / "out" / "report.html").read_text()
+    assert "<code>p/b-1</code>" in (tmp_path / "out" / "report.html").read_text()
 
 
 def test_a_failing_candidate_is_rolled_back_with_exit_1(tmp_path, capsys):
