@@ -21,7 +21,8 @@ API keys are never pipeline variables: Mage keeps runtime variables in plain tex
 reads a provider's key from the environment variable its config names (api_key_env); when that variable is
 unset, this block looks for a Mage secret of the same name.
 
-Adds the columns text, input_tokens, output_tokens, cost, latency_s, model (the alias that answered) and
+Adds the columns text, input_tokens, output_tokens, cost, latency_s, model (the alias that answered),
+model_id (the model it pointed at: an alias moves in a swap, the id says which model wrote the row) and
 error (None, or "ErrorType: message" for a row the provider failed after its retries). A configuration
 error (unknown model, missing key) stops the block instead: every row would fail the same way.
 """
@@ -46,7 +47,7 @@ try:
 except ImportError:  # outside Mage: keys come from the environment only
     get_secret_value = None
 
-OUTPUT_COLUMNS = ['text', 'input_tokens', 'output_tokens', 'cost', 'latency_s', 'model', 'error']
+OUTPUT_COLUMNS = ['text', 'input_tokens', 'output_tokens', 'cost', 'latency_s', 'model', 'model_id', 'error']
 SECRET_LIKE = re.compile(r'(^|_)(api_?key|token|secret|password)$', re.IGNORECASE)
 
 
@@ -162,6 +163,7 @@ def transform(data, *args, **kwargs):
     output['cost'] = [c.cost if c is not None else None for c, _ in results]
     output['latency_s'] = [round(c.latency_s, 6) if c is not None else None for c, _ in results]
     output['model'] = [c.alias if c is not None else spec.alias for c, _ in results]
+    output['model_id'] = [c.model_id if c is not None else spec.model_id for c, _ in results]
     output['error'] = [error for _, error in results]
     failed = sum(error is not None for _, error in results)
     print(f'modelswap: {len(results) - failed} rows completed, {failed} failed')

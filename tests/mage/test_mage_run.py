@@ -181,6 +181,7 @@ def assert_answered(rows: list[dict[str, Any]], alias: str) -> None:
     assert [row["id"] for row in rows] == [f"r{i}" for i in range(1, len(PROMPTS) + 1)], "one row per input, in order"
     assert [row["text"] for row in rows] == [f"echo:{prompt}" for prompt in PROMPTS]
     assert {row["model"] for row in rows} == {alias}
+    assert len({row["model_id"] for row in rows}) == 1 and rows[0]["model_id"]  # which model the alias meant
     assert all(row["error"] in (None, "") for row in rows)
     assert all(int(row["input_tokens"]) == 5 and int(row["output_tokens"]) == 3 for row in rows)
     assert all(float(row["latency_s"]) >= 0 for row in rows)
