@@ -124,6 +124,7 @@ def migration(
     min_agreement: float = 0.9,
     latency_sla_ms: float | None = None,
     max_error_rate: float | None = 0.05,
+    min_requests: int = 20,
     out_dir: str = "migration-report",
     audit_log: str = "modelswap-audit.jsonl",
     concurrency: int = 8,
@@ -137,6 +138,8 @@ def migration(
         candidate: the replacement alias; None lets the select step choose among the configured models.
         baseline: the live model; None is the one parameter's current value (Prefect Variable, env, default).
         target: where the parameter lives: ``prefect-variable``, ``config:PATH`` or ``configmap:PATH``.
+        min_requests: the watch step acts on the new model's latency and errors only with at least this many of
+            its calls in ``traffic`` (fewer: reported, not acted on).
         dry_run: measure and report, change nothing (default).
 
     Example:
@@ -184,7 +187,8 @@ def migration(
                               audit=audit_log, dry_run=dry_run, previous=live)
 
     rows = list(iter_traffic(traffic)) if traffic else []
-    triggers = evaluate_triggers(live=new, traffic=rows, latency_sla_ms=latency_sla_ms, max_error_rate=max_error_rate)
+    triggers = evaluate_triggers(live=new, traffic=rows, latency_sla_ms=latency_sla_ms, max_error_rate=max_error_rate,
+                                 min_requests=min_requests)
     steps["watch"] = triggers
     tripped = [t["name"] for t in triggers if t["tripped"]]
     if tripped:
