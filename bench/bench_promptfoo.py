@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
-import importlib.util
 import json
 import os
 import shlex
@@ -44,8 +43,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))  # tests.promptfoo.pfkit: the promptfoo the parity tests use
 
 from _env import environment  # noqa: E402
+
+from tests.promptfoo import pfkit  # noqa: E402
 
 for _var in ("MODELSWAP_CONFIG", "MODELSWAP_MODEL", "MODEL_PROVIDER", "MODEL_ID", "INFERENCE_ENDPOINT", "API_KEY"):
     os.environ.pop(_var, None)
@@ -57,18 +59,6 @@ COUNTRIES = [("France", "Paris"), ("Japan", "Tokyo"), ("Germany", "Berlin"), ("I
              ("Peru", "Lima"), ("Norway", "Oslo"), ("Chile", "Santiago"), ("Greece", "Athens"), ("India", "New Delhi"),
              ("China", "Beijing"), ("Russia", "Moscow"), ("Mexico", "Mexico City"), ("Cuba", "Havana"),
              ("Poland", "Warsaw"), ("Austria", "Vienna")]
-
-
-def load_pfkit() -> Any:
-    """tests/promptfoo/pfkit.py: finds and runs the promptfoo the parity tests use."""
-    name = "modelswap_tests_promptfoo_pfkit"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "promptfoo" / "pfkit.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def timed(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
@@ -337,7 +327,6 @@ def main() -> None:
     invocation = shlex.join([sys.executable, *sys.argv])
     print(f"Command: `{invocation}`")
 
-    pfkit = load_pfkit()
     pf = None
     pf_status = "skipped (--no-promptfoo)"
     if not args.no_promptfoo:

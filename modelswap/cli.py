@@ -416,12 +416,19 @@ def _regress(args: argparse.Namespace) -> int:
     baseline, candidates = _models_to_compare(args, suite, client.config)
     if len(candidates) > 1 or (not args.baseline or not args.candidate):
         print(f"comparing {baseline} with {', '.join(candidates)} (from the config's providers)", file=sys.stderr)
+    # Flags win over the suite's own thresholds and license policy.
+    thresholds = {name: getattr(args, name) for name in _THRESHOLDS if getattr(args, name) is not None}
+    policy = dict(getattr(suite, "license_policy", None) or {})
+    if args.license_allow:
+        policy["allow"] = [x.strip() for x in args.license_allow.split(",") if x.strip()]
+    if args.license_deny:
+        policy["deny"] = [x.strip() for x in args.license_deny.split(",") if x.strip()]
     reports = []
     for candidate in candidates:
         out = Path(args.out) if args.out else None
         if out is not None and len(candidates) > 1:
             out = out / candidate.replace("/", "_")
-        reports.append(_regress_one(args, suite, client, baseline, candidate, out))
+        reports.append(_regress_one(args, suite, client, baseline, candidate, out, thresholds, policy))
     if args.json:
         print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, default=str))
     else:
@@ -432,8 +439,6 @@ def _regress(args: argparse.Namespace) -> int:
 
 def _models_to_compare(args: argparse.Namespace, suite: Any, config: Any) -> tuple[str, list[str]]:
     """The baseline and the candidates: the flags, else a promptfoo config's providers mapped to aliases."""
-    from ._errors import ConfigError
-
     if args.baseline and args.candidate:
         return args.baseline, [args.candidate]
     providers = getattr(suite, "providers", None) or []
@@ -454,8 +459,6 @@ def _models_to_compare(args: argparse.Namespace, suite: Any, config: Any) -> tup
 def _alias_for_provider(provider: dict[str, Any], config: Any) -> str:
     """The configured alias a promptfoo provider stands for: one named like its label, else the one alias
     whose model id is the provider's."""
-    from ._errors import ConfigError
-
     label = provider.get("label")
     if isinstance(label, str) and label in config.models:
         return label
@@ -479,16 +482,10 @@ def _alias_for_provider(provider: dict[str, Any], config: Any) -> str:
 
 
 def _regress_one(args: argparse.Namespace, suite: Any, client: Any, baseline: str, candidate: str,
-                 out: Any) -> dict[str, Any]:
+                 out: Any, thresholds: dict[str, Any], policy: dict[str, list[str]]) -> dict[str, Any]:
+    """One baseline/candidate comparison: pre-flight, then the run and its reports (a hold when pre-flight fails)."""
     from .regress import compare, preflight
 
-    # Flags win over the suite's own thresholds.
-    thresholds = {name: getattr(args, name) for name in _THRESHOLDS if getattr(args, name) is not None}
-    policy = dict(getattr(suite, "license_policy", None) or {})
-    if args.license_allow:
-        policy["allow"] = [x.strip() for x in args.license_allow.split(",") if x.strip()]
-    if args.license_deny:
-        policy["deny"] = [x.strip() for x in args.license_deny.split(",") if x.strip()]
     client.resolve(baseline)
     checks = preflight(client, candidate, suite, license_policy=policy or None)
     failed = [c for c in checks if not c["passed"]]

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests._tooling import unavailable
+
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
@@ -24,8 +26,6 @@ def prefect_harness() -> Iterator[None]:
 
 
 def _start_local(model: str) -> Iterator[object]:
-    import os
-
     from modelswap import ConfigError
     from modelswap.local import LocalServer, free_port
 
@@ -33,9 +33,7 @@ def _start_local(model: str) -> Iterator[object]:
     try:
         server.command()
     except ConfigError as exc:
-        if os.environ.get("MODELSWAP_REQUIRE_LOCAL") == "1":
-            pytest.fail(f"MODELSWAP_REQUIRE_LOCAL=1 but the local model {model} is unavailable: {exc}")
-        pytest.skip(f"local model {model} not installed ({exc})")
+        unavailable("MODELSWAP_REQUIRE_LOCAL", f"local model {model} not installed ({exc})")
     with server:
         yield server
 

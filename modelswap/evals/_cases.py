@@ -7,6 +7,7 @@ file format they came from (native JSONL/YAML, or a translated promptfoo config)
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -294,20 +295,16 @@ def _has_refs(value: Any) -> bool:
     return isinstance(value, list) and any(_has_refs(v) for v in value)
 
 
-_TEMPLATES: dict[tuple[str, str | None, bool], Template] = {}
-
-
 def _template(raw: Any, style: str | None, promptfoo: bool) -> Template:
     """A Template, checked once per text and style: suites of thousands of cases share a handful of prompts."""
     if not isinstance(raw, str):
         return Template(raw, style, promptfoo=promptfoo)
-    key = (raw, style, promptfoo)
-    found = _TEMPLATES.get(key)
-    if found is None:
-        if len(_TEMPLATES) > 4096:
-            _TEMPLATES.clear()
-        found = _TEMPLATES[key] = Template(raw, style, promptfoo=promptfoo)
-    return found
+    return _text_template(raw, style, promptfoo)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_template(raw: str, style: str | None, promptfoo: bool) -> Template:
+    return Template(raw, style, promptfoo=promptfoo)
 
 
 _REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")

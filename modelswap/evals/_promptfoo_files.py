@@ -16,8 +16,8 @@ from typing import Any
 
 from .._errors import ConfigError
 from ._cases import parse_messages
-from ._promptfoo_map import Notes, assertion_from_string
-from ._source import Location, jsonl_rows, parse_yaml, read_text, resolve_ref
+from ._promptfoo_map import Notes, assertion_from_string, place
+from ._source import Location, field_name, jsonl_rows, parse_yaml, read_text, resolve_ref
 from ._values import split_commas
 
 __all__ = ["Prompt", "prompts_of", "provider_model_id", "providers_of", "tests_of"]
@@ -52,17 +52,17 @@ def providers_of(value: Any, loc: Location, notes: Notes) -> tuple[list[dict[str
         elif isinstance(item, Mapping) and len(item) == 1 and isinstance(next(iter(item)), str):
             spec = {"id": next(iter(item)), **(next(iter(item.values())) or {})}  # {id: {config: ...}}
         else:
-            notes.add(loc, where, f"{_field(where)}: not a provider id modelswap can read; ignored")
+            notes.add(loc, where, f"{field_name(where)}: not a provider id modelswap can read; ignored")
             continue
         ident = spec["id"]
         if ident.startswith(("file://", "exec:", "python:", "http:", "https:", "webhook:")):
-            notes.add(loc, where, f"{_field(where)}: {ident} runs code or calls a custom endpoint; map it to a "
+            notes.add(loc, where, f"{field_name(where)}: {ident} runs code or calls a custom endpoint; map it to a "
                                   "configured alias with --baseline/--candidate")
             continue
         config = spec.get("config") if isinstance(spec.get("config"), Mapping) else {}
         params = {name: config[key] for key, name in _PROVIDER_PARAMS.items() if config.get(key) is not None}
         out.append({"id": ident, "label": spec.get("label"), "model_id": provider_model_id(ident), "params": params,
-                    "where": f"{Path(loc.source).name}:{loc.line_of(*where) or ''}".rstrip(":")})
+                    "where": place(loc, where)})
     shared: dict[str, Any] = {}
     if out:
         first = out[0]["params"]
@@ -296,7 +296,3 @@ def _csv_tests(file: Path) -> Iterator[tuple[Any, Location, str | None]]:
                 if i in thresholds:
                     assertion["threshold"] = thresholds[i]
             yield test, loc, f"{file.name}:{line}"
-
-
-def _field(path: tuple[Any, ...]) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else (("." if i else "") + str(p)) for i, p in enumerate(path))

@@ -18,11 +18,11 @@ from .._errors import ConfigError
 from ._assertions import ASSERTION_TYPES, parse_assertion
 from ._check import AssertionSpecError
 from ._source import Location, parse_yaml, read_text, resolve_ref
-from ._transform import TransformError, compile_transform
+from ._transform import TransformError, compile_transform, js_regex_to_python
 from ._types import Assertion
 from ._values import split_commas
 
-__all__ = ["Notes", "assertion_from_string", "js_regex_to_python", "map_test"]
+__all__ = ["Notes", "assertion_from_string", "js_regex_to_python", "map_test", "place"]
 
 # promptfoo assertion types modelswap cannot evaluate, with the reason shown in the report.
 _UNMAPPABLE_HINT = {
@@ -52,6 +52,12 @@ _CSV_SCORED = frozenset({
 })
 
 
+def place(loc: Location, path: tuple[Any, ...]) -> str:
+    """``file.yaml:12``: the file's name and the line of the piece at ``path`` below ``loc``, as notes show it."""
+    line = loc.line_of(*path)
+    return Path(loc.source).name + (f":{line}" if line else "")
+
+
 class Notes:
     """What an import cannot carry over, each with its file, line and place in the config."""
 
@@ -59,9 +65,7 @@ class Notes:
         self._seen: dict[str, None] = {}
 
     def add(self, loc: Location, path: tuple[Any, ...], text: str) -> None:
-        line = loc.line_of(*path)
-        where = Path(loc.source).name + (f":{line}" if line else "")
-        self._seen.setdefault(f"{where}: {text}", None)
+        self._seen.setdefault(f"{place(loc, path)}: {text}", None)
 
     def texts(self) -> list[str]:
         return list(self._seen)
@@ -223,53 +227,6 @@ def _map_assertion(
         elif key not in ("type", "value", "threshold", "weight", "metric", "transform", "contextTransform"):
             notes.add(test_loc, (*where, key), f"{label}: {key} ignored")
     return parsed
-
-
-def js_regex_to_python(pattern: str) -> str:
-    r"""A JavaScript regex (no flags, as promptfoo compiles ``regex`` values) in Python's syntax, same matches.
-
-    Named groups ``(?<n>...)`` become ``(?P<n>...)``; ``\d``/``\w`` keep JavaScript's ASCII meaning; ``$`` outside a
-    class means the very end (Python's ``$`` also matches before a final newline).
-
-    Example:
-        >>> js_regex_to_python(r"^(?<year>\d{4})$")
-        '^(?P<year>[0-9]{4})\\Z'
-    """
-    ascii_classes = {"d": "0-9", "w": "A-Za-z0-9_"}
-    out: list[str] = []
-    in_class = False
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            escape = pattern[i + 1]
-            if escape in "dw":
-                out.append(ascii_classes[escape] if in_class else f"[{ascii_classes[escape]}]")
-            elif escape in "DW" and not in_class:
-                out.append(f"[^{ascii_classes[escape.lower()]}]")
-            else:
-                out.append(char + escape)
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-            out.append(char)
-        elif char == "[":
-            in_class = True
-            out.append(char)
-            if pattern[i + 1:i + 2] == "]":  # []] is not a thing in JS: [] matches nothing
-                out.append("]")
-                i += 1
-        elif char == "$":
-            out.append(r"\Z")
-        elif pattern.startswith("(?<", i) and pattern[i + 3:i + 4] not in ("=", "!"):
-            out.append("(?P<")
-            i += 3
-            continue
-        else:
-            out.append(char)
-        i += 1
-    return "".join(out)
 
 
 _UNMAPPED = object()

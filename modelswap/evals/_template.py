@@ -12,6 +12,7 @@ it (``true``, ``a,b`` for a list, ``[object Object]``, nothing for a missing one
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import string
@@ -19,9 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._source import Location
-from ._values import js_json
+from ._values import js_json, js_text
 
-__all__ = ["Template", "TemplateError", "compile_template", "js_text"]
+__all__ = ["Template", "TemplateError", "compile_template"]
 
 
 _NJ_PLAIN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}\}")
@@ -114,7 +115,8 @@ class Template:
             except Exception as exc:  # noqa: BLE001 (Jinja2 raises anything a filter raises; name it, then stop)
                 raise TemplateError(f"the template could not be rendered ({exc.__class__.__name__}: {exc})") from None
         if self.style == "nunjucks" and self.promptfoo:
-            return _NJ_PLAIN.sub(lambda m: js_text(_lookup(vars, m.group(1))), text)
+            # nunjucks prints what it does not find as nothing.
+            return _NJ_PLAIN.sub(lambda m: js_text(v if (v := _lookup(vars, m.group(1))) is not _MISSING else None), text)
         if self.style == "nunjucks":
             return _NJ_PLAIN.sub(lambda m: _lookup_text(vars, m.group(1)), text)
         try:
@@ -131,14 +133,9 @@ class _StrictVars(dict):  # type: ignore[type-arg]
 
 
 def _lookup_text(vars: Mapping[str, Any], dotted: str) -> str:
-    value: Any = vars
-    for part in dotted.split("."):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            raise TemplateError(f"the prompt template uses {{{{ {dotted} }}}}, which the case's vars lack", var=dotted)
+    value = _lookup(vars, dotted)
+    if value is _MISSING:
+        raise TemplateError(f"the prompt template uses {{{{ {dotted} }}}}, which the case's vars lack", var=dotted)
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -150,45 +147,20 @@ def _lookup_text(vars: Mapping[str, Any], dotted: str) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+_MISSING = object()
+
+
 def _lookup(vars: Mapping[str, Any], dotted: str) -> Any:
-    """The value at ``a.b.0``, or None where nunjucks would find nothing."""
+    """The value at ``a.b.0``, or ``_MISSING``."""
     value: Any = vars
     for part in dotted.split("."):
-        if isinstance(value, Mapping):
-            value = value.get(part)
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
-            return None
+            return _MISSING
     return value
-
-
-def js_text(value: Any) -> str:
-    """A value as JavaScript's ``String()`` prints it inside a nunjucks template.
-
-    Example:
-        >>> [js_text(v) for v in (True, None, 2.0, 0.5, ["a", 1, None], {"k": 1})]
-        ['true', '', '2', '0.5', 'a,1,', '[object Object]']
-    """
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value:
-            return "NaN"
-        if value in (float("inf"), float("-inf")):
-            return "Infinity" if value > 0 else "-Infinity"
-        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
-    if isinstance(value, (list, tuple)):
-        return ",".join(js_text(v) for v in value)
-    if isinstance(value, Mapping):
-        return "[object Object]"
-    return str(value)
 
 
 def _js_finalize(value: Any) -> Any:
@@ -215,22 +187,18 @@ def _compile_nunjucks(text: str) -> Any:
         raise TemplateError(f"the template is not valid nunjucks ({exc})") from None
 
 
-_ENVIRONMENT: list[Any] = []
-
-
+@functools.lru_cache(maxsize=1)
 def _nunjucks_environment() -> Any:
-    if not _ENVIRONMENT:
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True, finalize=_js_finalize)
-        # nunjucks' dump is JSON.stringify; promptfoo adds load (JSON.parse).
-        env.filters["dump"] = lambda value, *_: js_json(value)
-        env.filters["load"] = lambda value: json.loads(value)
-        # Items print as JavaScript prints them (2.0 as 2), as nunjucks' join does.
-        env.filters["join"] = lambda value, d="", attribute=None: d.join(
-            js_text(v.get(attribute) if attribute and isinstance(v, Mapping) else v) for v in value)
-        _ENVIRONMENT.append(env)
-    return _ENVIRONMENT[0]
+    env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True, finalize=_js_finalize)
+    # nunjucks' dump is JSON.stringify; promptfoo adds load (JSON.parse).
+    env.filters["dump"] = lambda value, *_: js_json(value)
+    env.filters["load"] = lambda value: json.loads(value)
+    # Items print as JavaScript prints them (2.0 as 2), as nunjucks' join does.
+    env.filters["join"] = lambda value, d="", attribute=None: d.join(
+        js_text(v.get(attribute) if attribute and isinstance(v, Mapping) else v) for v in value)
+    return env
 
 
 def compile_template(raw: Any, loc: Location, key: str, style: str | None = None) -> Template:

@@ -21,13 +21,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Callable
 
-from ._values import js_json
+from ._values import js_json, js_text
 
-__all__ = ["TransformError", "compile_transform", "apply_transform"]
+__all__ = ["TransformError", "apply_transform", "compile_transform", "js_regex_to_python"]
 
 
 class TransformError(Exception):
@@ -61,7 +62,7 @@ class _Regex:
             raise TransformError(f"regex flags {flags!r}: only g, i, m, s and u are supported")
         self.global_ = "g" in flags
         self.pattern = re.compile(
-            re.sub(r"\(\?<(?![=!])", "(?P<", body),
+            js_regex_to_python(body, multiline="m" in flags),
             (re.IGNORECASE if "i" in flags else 0) | (re.MULTILINE if "m" in flags else 0)
             | (re.DOTALL if "s" in flags else 0),
         )
@@ -216,31 +217,62 @@ def apply_transform(expression: str, output: str) -> str:
     return _compiled(expression)(output)
 
 
-_CACHE: dict[str, Callable[[str], str]] = {}
-
-
-def _compiled(expression: str) -> Callable[[str], str]:
-    function = _CACHE.get(expression)
-    if function is None:
-        function = _CACHE[expression] = compile_transform(expression)
-    return function
+_compiled = functools.lru_cache(maxsize=256)(compile_transform)
 
 
 # -- JavaScript semantics ---------------------------------------------------------------------------------------
 
 
+def js_regex_to_python(pattern: str, *, multiline: bool = False) -> str:
+    r"""A JavaScript regex (no flags, as promptfoo compiles ``regex`` values) in Python's syntax, same matches.
+
+    Named groups ``(?<n>...)`` become ``(?P<n>...)``; ``\d``/``\w`` keep JavaScript's ASCII meaning; without the
+    ``m`` flag, ``$`` outside a class means the very end (Python's ``$`` also matches before a final newline).
+
+    Example:
+        >>> js_regex_to_python(r"^(?<year>\d{4})$")
+        '^(?P<year>[0-9]{4})\\Z'
+    """
+    ascii_classes = {"d": "0-9", "w": "A-Za-z0-9_"}
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escape = pattern[i + 1]
+            if escape in "dw":
+                out.append(ascii_classes[escape] if in_class else f"[{ascii_classes[escape]}]")
+            elif escape in "DW" and not in_class:
+                out.append(f"[^{ascii_classes[escape.lower()]}]")
+            else:
+                out.append(char + escape)
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+            out.append(char)
+        elif char == "[":
+            in_class = True
+            out.append(char)
+            if pattern[i + 1:i + 2] == "]":  # []] is not a thing in JS: [] matches nothing
+                out.append("]")
+                i += 1
+        elif char == "$" and not multiline:
+            out.append(r"\Z")
+        elif pattern.startswith("(?<", i) and pattern[i + 3:i + 4] not in ("=", "!"):
+            out.append("(?P<")
+            i += 3
+            continue
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return _js_number(value)
-    return js_json(value)
-
-
-def _js_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    # What the assertions see: text and numbers as JavaScript prints them, anything else as JSON.stringify.
+    return js_text(value) if isinstance(value, (str, bool, int, float)) else js_json(value)
 
 
 def _json_parse(text: str) -> Any:

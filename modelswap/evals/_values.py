@@ -11,7 +11,8 @@ import difflib
 import json
 import math
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "NUMBER",
@@ -22,6 +23,7 @@ __all__ = [
     "is_number",
     "is_scalar",
     "js_json",
+    "js_text",
     "short",
     "split_commas",
     "to_json",
@@ -137,3 +139,31 @@ def js_json(value: Any) -> str:
         return item
 
     return json.dumps(plain(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def js_text(value: Any) -> str:
+    """A value as JavaScript's ``String()`` prints it inside a nunjucks template.
+
+    Example:
+        >>> [js_text(v) for v in (True, None, 2.0, 0.5, ["a", 1, None], {"k": 1})]
+        ['true', '', '2', '0.5', 'a,1,', '[object Object]']
+    """
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(js_text(v) for v in value)
+    if isinstance(value, Mapping):
+        return "[object Object]"
+    return str(value)

@@ -222,23 +222,21 @@ def _side(runs: list[Mapping[str, Any]]) -> tuple[dict[str, Any], tuple[float, .
 def _metrics(runs_by_role: tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]) -> dict[str, Any]:
     """Per assertion ``metric`` name (promptfoo's named scores) and model: the mean score and how many of the
     assertions passed, over every run. Empty when no assertion names a metric."""
-    table: dict[str, dict[str, list[float]]] = {}
+    found: dict[str, dict[str, list[tuple[float, bool]]]] = {}
     for role, runs in zip(("baseline", "candidate"), runs_by_role):
         for run in runs:
             for item in run.get("assertions") or ():
                 name = item.get("metric") if isinstance(item, Mapping) else None
                 if isinstance(name, str) and name:
-                    scores = table.setdefault(name, {"baseline": [], "candidate": [], "passed_baseline": [],
-                                                     "passed_candidate": []})
-                    scores[role].append(_number(item.get("score")) or 0.0)
-                    scores["passed_" + role].append(1.0 if item.get("passed") else 0.0)
+                    sides = found.setdefault(name, {"baseline": [], "candidate": []})
+                    sides[role].append((_number(item.get("score")) or 0.0, bool(item.get("passed"))))
     return {
         redact(name): {
-            role: {"score": finite(math.fsum(v[role]) / len(v[role])) if v[role] else None,
-                   "passed": int(sum(v["passed_" + role])), "total": len(v[role])}
-            for role in ("baseline", "candidate")
+            role: {"score": finite(math.fsum(s for s, _ in results) / len(results)) if results else None,
+                   "passed": sum(p for _, p in results), "total": len(results)}
+            for role, results in sides.items()
         }
-        for name, v in sorted(table.items())
+        for name, sides in sorted(found.items())
     }
 
 

@@ -12,6 +12,7 @@ and reaches it on loopback through a modelswap config named by ``$MODELSWAP_CONF
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from modelswap.testing import FaultyServer
+from tests._tooling import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 MAGE_VERSION = "0.9.80"
@@ -43,10 +45,7 @@ def mage_venv() -> Path:
     return Path(cache) / "modelswap-mage" / "venv"
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("MODELSWAP_REQUIRE_MAGE") == "1":
-        pytest.fail(f"MODELSWAP_REQUIRE_MAGE=1 but {reason}")
-    pytest.skip(reason)
+_unavailable = functools.partial(unavailable, "MODELSWAP_REQUIRE_MAGE")
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,14 @@ The code lives in ``pfkit.py`` (plain Python, also loaded by ``bench/bench_promp
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
+from tests._tooling import unavailable
 from tests.promptfoo import pfkit
 
 
@@ -28,10 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "promptfoo: runs promptfoo 0.123.1 itself (installed by `make promptfoo-env`)")
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("MODELSWAP_REQUIRE_PROMPTFOO") == "1":
-        pytest.fail(f"MODELSWAP_REQUIRE_PROMPTFOO=1 but {reason}")
-    pytest.skip(reason)
+_unavailable = functools.partial(unavailable, "MODELSWAP_REQUIRE_PROMPTFOO")
 
 
 @pytest.fixture(scope="session")

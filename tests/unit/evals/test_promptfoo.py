@@ -475,7 +475,9 @@ def test_without_jinja2_a_prompt_with_filters_names_the_extra(tmp_path, monkeypa
         raise ImportError("No module named 'jinja2'")
 
     monkeypatch.setattr(_template, "_nunjucks_environment", missing)
-    monkeypatch.setattr("modelswap.evals._cases._TEMPLATES", {})
+    from modelswap.evals import _cases
+
+    _cases._text_template.cache_clear()  # a template checked before the patch would be reused
     path = _write(tmp_path, """
         prompts: ["{{ q | upper }}"]
         tests: [{vars: {q: a}}]
