@@ -72,11 +72,17 @@ def _parser() -> argparse.ArgumentParser:
     regress.add_argument("--out", metavar="DIR", help="report.json, report.md, report.html and resumable results here")
     regress.add_argument("--json", action="store_true", help="print the report as JSON (top-level `verdict`)")
     regress.add_argument("--concurrency", type=int, default=8, metavar="N", help="calls in flight (default 8)")
-    regress.add_argument("--max-accuracy-drop", type=float, metavar="X", help="largest acceptable drop, e.g. 0.02")
+    regress.add_argument("--max-accuracy-drop", type=float, metavar="X",
+                         help="the non-inferiority margin: the largest acceptable drop (default 0.05 = 5 points)")
     regress.add_argument("--latency-sla-ms", type=float, metavar="MS", help="the candidate's p95 must stay under it")
     regress.add_argument("--max-error-rate", type=float, metavar="X", help="largest acceptable error rate, e.g. 0.01")
+    regress.add_argument("--max-error-increase", type=float, metavar="X",
+                         help="largest acceptable rise of the error rate over the baseline's, e.g. 0.01 = 1 point")
     regress.add_argument("--max-cost-increase", type=float, metavar="X", help="largest cost increase, e.g. 0.10 = +10%%")
-    regress.add_argument("--alpha", type=float, metavar="A", help="significance level (default 0.05)")
+    regress.add_argument("--alpha", type=float, metavar="A",
+                         help="each one-sided bound is wrong at most this often (default 0.05: 95%% confidence)")
+    regress.add_argument("--min-cases", type=int, metavar="N",
+                         help="hold below N paired cases (default: the fewest that could prove the margin, 59 for 5 points)")
     regress.add_argument("--judge", metavar="MODEL", help="the model that grades llm-rubric assertions")
     regress.add_argument("--license-allow", metavar="LIST", help="comma-separated licenses the candidate may have")
     regress.add_argument("--license-deny", metavar="LIST", help="comma-separated licenses it may not have")
@@ -84,6 +90,20 @@ def _parser() -> argparse.ArgumentParser:
     regress.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     regress.add_argument("--strict", action="store_true",
                          help="promptfoo configs: stop when anything in the config cannot be carried over exactly")
+
+    plan = commands.add_parser("plan", help="how many eval cases a regression needs to decide, before any call")
+    plan.add_argument("--from", dest="from_report", metavar="JSON", help="a pilot run's report.json (its accuracies "
+                      "and disagreement)")
+    plan.add_argument("--baseline-accuracy", type=float, metavar="X", help="the baseline's expected accuracy, e.g. 0.8")
+    plan.add_argument("--candidate-accuracy", type=float, metavar="X", help="the candidate's (default: the baseline's)")
+    plan.add_argument("--disagreement", type=float, metavar="X",
+                      help="share of cases the models answer differently (default: as if their failures were independent)")
+    plan.add_argument("--max-accuracy-drop", type=float, metavar="X", help="the margin (default 0.05 = 5 points)")
+    plan.add_argument("--alpha", type=float, metavar="A", help="one-sided error rate (default 0.05)")
+    plan.add_argument("--power", type=float, default=0.8, metavar="P", help="chance of a decision (default 0.8)")
+    plan.add_argument("--error-rate", type=float, metavar="X", help="the candidate's expected error rate")
+    plan.add_argument("--max-error-rate", type=float, metavar="X", help="and its limit: adds the calls needed")
+    plan.add_argument("--json", action="store_true")
 
     shadow = commands.add_parser("shadow", help="replay recorded traffic to a candidate and compare the answers")
     shadow.add_argument("traffic", help="JSONL recorded with MODELSWAP_RECORD (or TrafficRecorder)")
@@ -396,7 +416,28 @@ def _batch(args: argparse.Namespace) -> int:
     return EXIT_PROVIDER if summary.failed else EXIT_OK
 
 
-_THRESHOLDS = ("max_accuracy_drop", "latency_sla_ms", "max_error_rate", "max_cost_increase", "alpha")
+_THRESHOLDS = ("max_accuracy_drop", "latency_sla_ms", "max_error_rate", "max_error_increase", "max_cost_increase",
+               "alpha", "min_cases")
+
+
+def _checked_thresholds(args: argparse.Namespace, suite: Any) -> dict[str, Any]:
+    """The flags' thresholds, checked with the suite's before any request (a typo such as
+    ``--max-accuracy-drop 2`` must not cost a whole run)."""
+    from .regress import normalize_thresholds
+
+    flags = {name: getattr(args, name, None) for name in _THRESHOLDS}
+    flags = {name: value for name, value in flags.items() if value is not None}
+    for name, value in flags.items():
+        try:
+            normalize_thresholds({name: value})
+        except ValueError as exc:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} {value:g}: {exc}.", field=flag) from None
+    try:
+        normalize_thresholds({**(getattr(suite, "thresholds", None) or {}), **flags})
+    except ValueError as exc:
+        raise ConfigError(f"{suite.source}: thresholds: {exc}.", file=str(suite.source), field="thresholds") from None
+    return flags
 
 
 def _regress(args: argparse.Namespace) -> int:
@@ -406,6 +447,7 @@ def _regress(args: argparse.Namespace) -> int:
     from .evals import load_suite
 
     suite = load_suite(args.suite, strict=args.strict)
+    thresholds = _checked_thresholds(args, suite)  # flags win over the suite's own thresholds
     if suite.notes:
         # Said before any request, so nobody reads a verdict without knowing what it left out.
         print(f"{suite.source}: {len(suite.notes)} thing{'s' if len(suite.notes) != 1 else ''} not carried over "
@@ -416,8 +458,7 @@ def _regress(args: argparse.Namespace) -> int:
     baseline, candidates = _models_to_compare(args, suite, client.config)
     if len(candidates) > 1 or (not args.baseline or not args.candidate):
         print(f"comparing {baseline} with {', '.join(candidates)} (from the config's providers)", file=sys.stderr)
-    # Flags win over the suite's own thresholds and license policy.
-    thresholds = {name: getattr(args, name) for name in _THRESHOLDS if getattr(args, name) is not None}
+    # Flags win over the suite's own license policy, too.
     policy = dict(getattr(suite, "license_policy", None) or {})
     if args.license_allow:
         policy["allow"] = [x.strip() for x in args.license_allow.split(",") if x.strip()]
@@ -524,6 +565,15 @@ def _print_verdict(report: dict[str, Any], as_json: bool) -> None:
     print(f"verdict: {report['verdict'].upper()}  ({report.get('baseline', '')} -> {report.get('candidate', '')})")
     for reason in report.get("reasons") or []:
         print(f"  - {reason}")
+    ni = (report.get("comparison") or {}).get("noninferiority")
+    if ni:
+        print(f"  accuracy: margin {ni['margin'] * 100:g} points; one-sided {ni['confidence']:.0%} bounds of the "
+              f"difference {ni['lower'] * 100:+.1f} to {ni['upper'] * 100:+.1f} points: {ni['outcome']}; "
+              f"the data rule out a drop beyond {ni['provable_margin'] * 100:.1f} points")
+    needed = [c["cases_needed"] for c in report.get("checks") or []
+              if c.get("status") == "hold" and c.get("cases_needed")]
+    if needed:
+        print(f"  to decide: about {max(needed):,} paired cases (80% power at what was observed)")
     models = report.get("models") or {}
     for role in ("baseline", "candidate"):
         m = models.get(role)
@@ -536,6 +586,61 @@ def _print_verdict(report: dict[str, Any], as_json: bool) -> None:
             )
     for name, path in (report.get("files") or {}).items():
         print(f"  {name}: {path}")
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .regress import plan_cases, plan_from_report
+
+    options: dict[str, Any] = {"power": args.power}
+    if args.max_accuracy_drop is not None:
+        options["margin"] = args.max_accuracy_drop
+    if args.alpha is not None:
+        options["alpha"] = args.alpha
+    if args.error_rate is not None or args.max_error_rate is not None:
+        if args.error_rate is None or args.max_error_rate is None:
+            raise ConfigError("plan: give both --error-rate and --max-error-rate, or neither.", field="--error-rate")
+        options.update(error_rate=args.error_rate, max_error_rate=args.max_error_rate)
+    try:
+        if args.from_report:
+            path = Path(args.from_report)
+            try:
+                report = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"{path}: cannot read the pilot report ({exc}); give a report.json written by "
+                                  "`modelswap regress --out DIR`.", file=str(path)) from None
+            result = plan_from_report(report, **options)
+        elif args.baseline_accuracy is not None:
+            result = plan_cases(
+                baseline_accuracy=args.baseline_accuracy,
+                candidate_accuracy=args.candidate_accuracy if args.candidate_accuracy is not None
+                else args.baseline_accuracy,
+                disagreement=args.disagreement, **options,
+            )
+        else:
+            raise ConfigError("plan needs --baseline-accuracy X (and --candidate-accuracy Y), or --from report.json "
+                              "of a pilot run.", field="--baseline-accuracy")
+    except ValueError as exc:
+        raise ConfigError(f"plan: {exc}.") from None
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return EXIT_OK
+    margin = f"{result['margin'] * 100:g}-point margin"
+    print(f"plan ({result['source']}): baseline {result['baseline_accuracy']:.1%}, candidate "
+          f"{result['candidate_accuracy']:.1%} ({result['difference'] * 100:+.1f} points), disagreement "
+          f"{result['disagreement']:.1%}; {margin}, one-sided {1 - result['alpha']:.0%}, power {result['power']:.0%}")
+    if result["cases"] is None:
+        print(f"  the candidate sits exactly at the margin: no number of cases is likely to decide; the suite "
+              f"needs at least {result['least_cases'] or 10:,} cases for any verdict")
+    else:
+        print(f"  about {result['cases']:,} paired cases to {result['verdict_sought'].upper()} "
+              f"(at least {result['least_cases'] or 10:,} for any verdict at this margin)")
+    if "error_calls" in result:
+        calls = result["error_calls"]
+        print(f"  error rate {result['error_rate']:.1%} against {result['max_error_rate']:.1%}: "
+              + (f"about {calls:,} calls to decide" if calls else "no number of calls decides at the limit"))
+    return EXIT_OK
 
 
 def _shadow(args: argparse.Namespace) -> int:
@@ -708,6 +813,7 @@ _COMMANDS = {
     "call": _call,
     "batch": _batch,
     "regress": _regress,
+    "plan": _plan,
     "shadow": _shadow,
     "watch": _watch,
     "promote": _promote,

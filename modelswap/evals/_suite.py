@@ -80,7 +80,10 @@ SUITE_KEYS = (
     "name", "description", "prompt", "system", "params", "thresholds", "judge", "license_policy", "cases", "tests",
     "defaults",
 )
-THRESHOLD_KEYS = ("max_accuracy_drop", "latency_sla_ms", "max_error_rate", "max_cost_increase", "alpha")
+THRESHOLD_KEYS = (
+    "max_accuracy_drop", "latency_sla_ms", "max_error_rate", "max_error_increase", "max_cost_increase", "alpha",
+    "min_cases",
+)
 # The generation params every provider understands (modelswap's Client); near-misses of these are typos.
 GENERIC_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 
@@ -239,10 +242,12 @@ def _thresholds(value: Any, loc: Location) -> dict[str, float]:
             raise loc.error(f"{key} must be a number >= 0, not {item!r}.", "thresholds", key)
         if key == "alpha" and not 0 < item < 1:
             raise loc.error(f"alpha is a significance level between 0 and 1 (such as 0.05), not {item}.", "thresholds", key)
-        if key in ("max_accuracy_drop", "max_error_rate") and item > 1:
+        if key in ("max_accuracy_drop", "max_error_rate", "max_error_increase") and item >= 1:
             raise loc.error(
-                f"{key} is a fraction: 0.02 means two percentage points; {item} is more than 100%.", "thresholds", key
+                f"{key} is a fraction: 0.02 means two percentage points; {item} is 100% or more.", "thresholds", key
             )
+        if key == "alpha" and item >= 0.5:
+            raise loc.error(f"alpha is a one-sided error rate below 0.5 (such as 0.05), not {item}.", "thresholds", key)
         out[str(key)] = float(item)
     return out
 

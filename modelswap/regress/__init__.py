@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 from ._html import render_html
 from ._markdown import render_markdown
 from ._files import write_reports
+from ._plan import plan_cases, plan_from_report
 from ._report import build_report, dumps_report
 from ._stats import bootstrap_ci, mcnemar_exact, paired_bootstrap_ci, percentile, summary
-from ._verdict import THRESHOLD_DEFAULTS, Verdict, decide, normalize_thresholds
+from ._verdict import THRESHOLD_DEFAULTS, Verdict, accuracy_test, decide, normalize_thresholds
 
 if TYPE_CHECKING:
     from ._preflight import NON_COMMERCIAL, preflight
@@ -32,6 +33,7 @@ __all__ = [
     "ROLES",
     "THRESHOLD_DEFAULTS",
     "Verdict",
+    "accuracy_test",
     "arun_regression",
     "bootstrap_ci",
     "build_report",
@@ -43,6 +45,8 @@ __all__ = [
     "normalize_thresholds",
     "paired_bootstrap_ci",
     "percentile",
+    "plan_cases",
+    "plan_from_report",
     "preflight",
     "render_html",
     "render_markdown",

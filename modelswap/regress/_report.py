@@ -33,8 +33,9 @@ from typing import Any
 
 from .._redact import redact
 from . import _stats
+from ._bounds import design_effect, rate_design_effect
 from ._format import finite, nice_step
-from ._verdict import decide, normalize_thresholds
+from ._verdict import decide, min_cases_for, normalize_thresholds
 
 __all__ = ["build_report", "dumps_report"]
 
@@ -282,6 +283,91 @@ def _latency_histogram(
     }
 
 
+def _by_repeat(runs: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(runs, key=lambda r: r.get("repeat") or 0) if len(runs) > 1 else runs
+
+
+def _evidence(
+    by_case: Mapping[str, tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]],
+    passes: tuple[dict[str, tuple[float, ...]], dict[str, tuple[float, ...]]],
+    paired_ids: Sequence[str],
+) -> dict[str, Any]:
+    """What the verdict's bounds are computed from (so a saved report can be re-decided): the paired
+    accuracy counts and their design effect, the error counts, per-case latencies and costs.
+
+    With repeats, runs of a case are paired on average (a case whose baseline passed 2 of 3 runs and whose
+    candidate passed 1 of 3 adds 3 * 2/3 * 2/3 regressed and 3 * 1/3 * 1/3 fixed runs), so no order of
+    repeats is assumed.
+    """
+    regressed = fixed = runs = 0.0
+    xs: list[tuple[float, ...]] = []
+    ys: list[tuple[float, ...]] = []
+    err_b_only = err_c_only = err_pairs = 0
+    err_xs: list[list[float]] = []
+    err_ys: list[list[float]] = []
+    cand_errors: list[list[float]] = []
+    latency: list[list[float | None]] = []
+    cost_b: list[float] = []
+    cost_c: list[float] = []
+    costs_known = True
+    for cid in paired_ids:
+        x, y = passes[0][cid], passes[1][cid]
+        xs.append(x)
+        ys.append(y)
+        px, py = sum(x) / len(x), sum(y) / len(y)
+        r = max(len(x), len(y))
+        regressed += r * px * (1.0 - py)
+        fixed += r * py * (1.0 - px)
+        runs += r
+        base_runs, cand_runs = _by_repeat(by_case[cid][0]), _by_repeat(by_case[cid][1])
+        eb = [1.0 if run.get("error") else 0.0 for run in base_runs]
+        ec = [1.0 if run.get("error") else 0.0 for run in cand_runs]
+        for a, b in zip(eb, ec):
+            err_b_only += a > b
+            err_c_only += b > a
+            err_pairs += 1
+        err_xs.append(eb[: len(ec)])
+        err_ys.append(ec[: len(eb)])
+        for side, out in ((base_runs, cost_b), (cand_runs, cost_c)):
+            values = [_number(run.get("cost")) for run in side]
+            if any(v is None for v in values):
+                costs_known = False
+            else:
+                out.append(math.fsum(values) / len(values))  # type: ignore[arg-type]
+    for cid, sides in by_case.items():
+        if sides[1]:
+            cand_runs = _by_repeat(sides[1])
+            cand_errors.append([1.0 if run.get("error") else 0.0 for run in cand_runs])
+            latency.append([_ms(run.get("latency_s")) for run in cand_runs])
+    repeated = any(len(x) > 1 or len(y) > 1 for x, y in zip(xs, ys))
+    integral = not repeated
+    return {
+        "accuracy": {
+            "regressed": int(round(regressed)) if integral else regressed,
+            "fixed": int(round(fixed)) if integral else fixed,
+            "n": int(runs) if integral else runs,
+            "cases": len(paired_ids),
+            "design_effect": design_effect(xs, ys) if repeated else 1.0,
+        },
+        "errors": {
+            "baseline_only": err_b_only,
+            "candidate_only": err_c_only,
+            "n": err_pairs,
+            "design_effect": rate_design_effect(cand_errors),
+            "design_effect_paired": design_effect(
+                [tuple(1.0 - v for v in e) for e in err_xs], [tuple(1.0 - v for v in e) for e in err_ys]
+            ) if repeated else 1.0,
+        },
+        "latency": {"candidate_ms": latency},
+        "cost": {"baseline": cost_b, "candidate": cost_c} if costs_known and cost_b else None,
+    }
+
+
+def _ms(latency_s: Any) -> float | None:
+    value = _number(latency_s)
+    return None if value is None else round(value * 1000.0, 3)
+
+
 def build_report(
     results: Iterable[Mapping[str, Any]],
     *,
@@ -444,7 +530,24 @@ def build_report(
             "relative": finite(cost_rel) if cost_rel is not None else None,
         },
     }
-    verdict = decide({"models": models, "comparison": comparison}, t)
+    evidence = _evidence(by_case, passes, paired_ids)
+    verdict = decide({"models": models, "comparison": comparison, "evidence": evidence}, t)
+    accuracy_check = next(c for c in verdict.checks if c["name"] == "accuracy")
+    if accuracy_check.get("bounds"):
+        test = accuracy_check["test"]
+        comparison["noninferiority"] = {
+            "margin": test["margin"],
+            "confidence": 1.0 - alpha,
+            "lower": accuracy_check["bounds"]["lower"],
+            "upper": accuracy_check["bounds"]["upper"],
+            "provable_margin": accuracy_check["bounds"]["provable_margin"],
+            "p_noninferior": test["p_noninferior"],
+            "p_inferior": test["p_inferior"],
+            "exact": test["exact"],
+            "design_effect": test["design_effect"],
+            "outcome": accuracy_check["outcome"],
+            "cases_needed": accuracy_check["cases_needed"],
+        }
     histogram = _latency_histogram(all_latencies[0], all_latencies[1], t["latency_sla_ms"])
     return {
         "verdict": verdict.verdict,
@@ -454,10 +557,11 @@ def build_report(
         "candidate": redact(candidate),
         "suite": _clean(dict(suite or {})),
         "repeat": int(repeat),
-        "thresholds": t,
+        "thresholds": {**t, "min_cases": min_cases_for(t)},
         "stats": {"confidence": 1.0 - alpha, "n_resamples": n_resamples, "seed": seed},
         "models": models,
         "comparison": comparison,
+        "evidence": evidence,
         "latency_histogram": histogram,
         "metrics": _metrics(runs_by_role),
         "generated_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),

@@ -24,7 +24,8 @@ def env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
-def _setup(tmp_path, base_url, *, n=30, license_=None):
+def _setup(tmp_path, base_url, *, n=60, license_=None):
+    # 60 cases: the fewest with which agreeing models prove the default 5-point margin is 59.
     suite = tmp_path / "suite.yaml"
     cases = "".join(f"  - {{id: c{i}, vars: {{word: w{i}}}, expected: 'echo:w{i}'}}\n" for i in range(n))
     suite.write_text(SUITE + cases)
@@ -83,12 +84,53 @@ def test_preflight_license_policy_holds_before_any_call(tmp_path, capsys):
 def test_a_rerun_resumes_from_the_results_in_out(tmp_path, capsys):
     with FaultyServer() as server:
         suite, config = _setup(tmp_path, server.base_url, n=12)
-        argv = ["--config", str(config), "regress", str(suite), "--baseline", "a", "--candidate", "b", "--out", "o", "--json"]
+        # 12 agreeing cases prove a 30-point margin, not the default 5 (least_cases(0.3) is 8)
+        argv = ["--config", str(config), "regress", str(suite), "--baseline", "a", "--candidate", "b", "--out", "o",
+                "--json", "--max-accuracy-drop", "0.3"]
         assert cli.main(argv) == 0
         first = sum(server.counts.values())
         assert cli.main(argv) == 0
         assert sum(server.counts.values()) == first == 24  # nothing asked twice
     capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--max-accuracy-drop", "2"], "--max-accuracy-drop 2: max_accuracy_drop is a fraction (0.05 = 5 points)"),
+        (["--alpha", "5"], "--alpha 5: alpha is a probability such as 0.05"),
+        (["--max-error-increase", "1.5"], "--max-error-increase 1.5: max_error_increase is a fraction"),
+        (["--min-cases", "-3"], "--min-cases -3: min_cases must be non-negative"),
+    ],
+)
+def test_bad_threshold_flags_are_usage_errors_before_any_request(tmp_path, capsys, flags, message):
+    with FaultyServer() as server:
+        suite, config = _setup(tmp_path, server.base_url, n=3)
+        code = cli.main(["--config", str(config), "regress", str(suite), "--baseline", "a", "--candidate", "b", *flags])
+        assert sum(server.counts.values()) == 0
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_a_bad_threshold_in_the_suite_names_the_file_and_line(tmp_path, capsys):
+    with FaultyServer() as server:
+        suite, config = _setup(tmp_path, server.base_url, n=3)
+        suite.write_text("thresholds: {alpha: 0.7}\n" + suite.read_text())
+        code = cli.main(["--config", str(config), "regress", str(suite), "--baseline", "a", "--candidate", "b"])
+        assert sum(server.counts.values()) == 0
+    err = capsys.readouterr().err
+    assert code == 2 and "suite.yaml" in err and "alpha" in err
+
+
+def test_a_hold_says_how_many_cases_would_decide(tmp_path, capsys):
+    with FaultyServer() as server:
+        suite, config = _setup(tmp_path, server.base_url, n=20)
+        code = cli.main(["--config", str(config), "regress", str(suite), "--baseline", "a", "--candidate", "b",
+                         "--min-cases", "20"])
+    out = capsys.readouterr().out
+    assert code == 1 and out.startswith("verdict: HOLD")
+    assert "accuracy: margin 5 points; one-sided 95% bounds of the difference" in out
+    assert "to decide: about " in out and "paired cases" in out
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):
@@ -109,7 +151,7 @@ tests:
 
 
 def _promptfoo(tmp_path, extra_provider=""):
-    tests = "".join(f"  - {{vars: {{word: w{i}}}, assert: [{{type: equals, value: 'echo:w{i}'}}]}}\n" for i in range(12))
+    tests = "".join(f"  - {{vars: {{word: w{i}}}, assert: [{{type: equals, value: 'echo:w{i}'}}]}}\n" for i in range(60))
     path = tmp_path / "promptfooconfig.yaml"
     path.write_text(PROMPTFOO % (extra_provider, tests))
     return path
