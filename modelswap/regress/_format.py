@@ -119,6 +119,50 @@ def check_threshold(name: str, value: float | None) -> str:
     return str(value)
 
 
+def decision_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The evidence behind the verdict as (label, text) rows, for report.md and report.html alike: the margin,
+    the bounds of the accuracy difference, the margin the data rule out, and the cases that would decide."""
+    ni = (report.get("comparison") or {}).get("noninferiority")
+    rows: list[tuple[str, str]] = []
+    if ni:
+        level = f"{ni['confidence'] * 100:g}%"
+        margin = ni["margin"]
+        rows.append(("Margin (largest acceptable drop)", f"{margin * 100:g} points" if margin else
+                     "0: only a proven gain promotes"))
+        rows.append((f"Accuracy difference, one-sided {level} bounds",
+                     f"{signed(ni['lower'] * 100)} to {signed(ni['upper'] * 100)} points"))
+        rows.append(("Drops the data rule out", f"any larger than {ni['provable_margin'] * 100:.1f} points"
+                     if ni["provable_margin"] > 0 else "any drop"))
+        exact = "exact" if ni.get("exact") else "asymptotic"
+        deff = f", design effect {ni['design_effect']:.2f}" if (ni.get("design_effect") or 1) > 1 else ""
+        rows.append(("Accuracy test", f"{ni['outcome']} (Tango's paired score test, {exact}{deff})"))
+    needed = [c["cases_needed"] for c in report.get("checks") or ()
+              if c.get("status") == "hold" and c.get("cases_needed")]
+    if needed:
+        rows.append(("To decide", f"about {max(needed):,} paired cases (80% power at what was observed)"))
+    return rows
+
+
+def check_bounds(chk: Mapping[str, Any]) -> str:
+    """A check's one-sided bounds in its natural unit, or an empty string."""
+    b = chk.get("bounds") or {}
+    name = chk.get("name")
+    if name == "accuracy" and "lower" in b:
+        return f"{signed(b['lower'] * 100)} to {signed(b['upper'] * 100)} points"
+    if name == "error_rate" and ("lower" in b or "increase_lower" in b):
+        parts = [f"{pct(b['lower'])} to {pct(b['upper'])}"] if "lower" in b else []
+        if "increase_lower" in b:
+            parts.append(f"increase {signed(b['increase_lower'] * 100)} to {signed(b['increase_upper'] * 100)} points")
+        return "; ".join(parts)
+    if name == "latency_p95" and "slow_share_lower" in b:
+        upper = b.get("p95_upper_ms")
+        return (f"p95 \u2264 {ms(upper)}; " if upper is not None else "") + (
+            f"slower than SLA {pct(b['slow_share_lower'])} to {pct(b['slow_share_upper'])}")
+    if name == "cost" and "ratio_lower" in b:
+        return f"ratio {b['ratio_lower']:.3f} to {b['ratio_upper']:.3f}"
+    return ""
+
+
 def nice_step(span: float, target: int) -> float:
     """A round step (1, 2, 2.5 or 5 times a power of ten) that cuts ``span`` into about ``target`` parts."""
     if span <= 0:

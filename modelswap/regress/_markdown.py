@@ -84,7 +84,7 @@ def _case_rows(cases: list[Mapping[str, Any]]) -> list[str]:
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
-    from ._format import ordered_changes
+    from ._format import decision_rows, ordered_changes
 
     verdict = report["verdict"]
     models = report["models"]
@@ -114,6 +114,15 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     for reason in report["reasons"]:
         add(f"- {text(reason)}")
     add("")
+    evidence = decision_rows(report)
+    if evidence:
+        add("## Evidence")
+        add("")
+        add("| | |")
+        add("|---|---|")
+        for label, value in evidence:
+            add(f"| {label} | {text(value)} |")
+        add("")
 
     add("## Models")
     add("")
@@ -193,12 +202,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
 
     add("## Checks")
     add("")
-    add("| check | status | value | threshold | detail |")
-    add("|---|---|---:|---:|---|")
+    add("| check | status | outcome | value | threshold | bounds | detail |")
+    add("|---|---|---|---:|---:|---|---|")
     for chk in report["checks"]:
         add(
-            f"| {chk['name']} | {chk['status']} | {F.check_value(chk['name'], chk['value'])} | "
-            f"{F.check_threshold(chk['name'], chk['threshold'])} | {text(chk['detail'])} |"
+            f"| {chk['name']} | {chk['status']} | {chk.get('outcome', '')} | {F.check_value(chk['name'], chk['value'])} | "
+            f"{F.check_threshold(chk['name'], chk['threshold'])} | {text(F.check_bounds(chk))} | {text(chk['detail'])} |"
         )
     add("")
 

@@ -509,3 +509,39 @@ def test_a_clear_regression_rolls_back_with_numbers() -> None:
     assert ni["outcome"] == "breach proven" and ni["upper"] < -0.02 and ni["exact"]
     low, high = report["comparison"]["accuracy_delta"]["ci"]
     assert high < 0 and math.isfinite(low)
+
+
+# ---------------------------------------------------------------------------------------------- evidence (issue 18)
+
+
+def test_the_report_carries_the_evidence_the_verdict_is_decided_on() -> None:
+    report = build(pattern_results(), thresholds={"max_accuracy_drop": 0.05, "max_cost_increase": 0.1})
+    ev = report["evidence"]
+    assert ev["accuracy"] == {"regressed": 5, "fixed": 2, "n": 20, "cases": 20, "design_effect": 1.0}
+    assert len(ev["latency"]["candidate_ms"]) == 20 and len(ev["cost"]["baseline"]) == 20
+    ni = report["comparison"]["noninferiority"]
+    assert ni["margin"] == 0.05 and ni["exact"] and ni["lower"] < -0.05 < ni["upper"]
+    assert ni["outcome"] == "inconclusive" and ni["cases_needed"] > 20
+    assert report["thresholds"]["min_cases"] == 59  # computed, and written down
+
+
+def test_errored_calls_keep_their_elapsed_time_in_the_latency_evidence() -> None:
+    results = pattern_results()
+    for r in results:
+        if r["role"] == "candidate" and r["case_id"] == "case-00":
+            r.update(error="ProviderTimeoutError: timed out after 30 s", latency_s=30.0, output=None, passed=False)
+    report = build(results, thresholds={"latency_sla_ms": 1000})
+    assert 30_000.0 in report["evidence"]["latency"]["candidate_ms"][0]
+    lat = next(c for c in report["checks"] if c["name"] == "latency_p95")
+    assert "1 of 20 calls slower than 1,000 ms" in lat["detail"]
+
+
+def test_md_and_html_show_the_margin_the_bounds_and_the_cases_needed() -> None:
+    report = build(pattern_results(), thresholds={"max_accuracy_drop": 0.05})
+    md, page = render_markdown(report), render_html(report)
+    for doc in (md, page):
+        assert "Margin (largest acceptable drop)" in doc and "5 points" in doc
+        assert "one-sided 95% bounds" in doc and "Drops the data rule out" in doc
+        assert "To decide" in doc and "paired cases (80% power" in doc
+        assert "inconclusive" in doc
+    assert "| check | status | outcome | value | threshold | bounds | detail |" in md
