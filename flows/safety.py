@@ -49,17 +49,21 @@ def regression(
             ``modelswap_model``, then the environment, then the config default).
         repeat: runs per case and model.
         out_dir: where report.json, report.md and report.html go (results there make a rerun resume).
-        thresholds: ``max_accuracy_drop``, ``latency_sla_ms``, ``max_error_rate``, ``max_cost_increase``,
-            ``alpha``; they override the suite's own.
+        thresholds: ``max_accuracy_drop`` (the non-inferiority margin, default 0.05), ``alpha``, ``min_cases``,
+            ``latency_sla_ms``, ``max_error_rate``, ``max_error_increase``, ``max_cost_increase``; they override
+            the suite's own and are checked before any call.
 
     Returns:
-        The report; its ``verdict`` is promote, hold or rollback.
+        The report; its ``verdict`` is promote (every limit shown to hold), hold (the data cannot tell yet:
+        ``comparison.noninferiority.cases_needed`` says about how many cases would) or rollback (a breach
+        proven).
 
     Example:
         >>> from modelswap.flows import regression
         >>> regression("examples/sentiment/suite.yaml", candidate="gemma-chat", baseline="gemma-raw")  # doctest: +SKIP
     """
     from modelswap import Client
+    from modelswap.regress._format import check_bounds, decision_rows
 
     logger = get_run_logger()
     base = resolve_model(baseline) or Client(config).resolve(None).alias
@@ -71,6 +75,12 @@ def regression(
         table=[{"role": role, **{k: v for k, v in models[role].items() if not isinstance(v, (list, dict))}}
                for role in ("baseline", "candidate")],
         description=f"{base} vs {candidate}: {report['verdict']}",
+    )
+    create_table_artifact(
+        key="regression-evidence",
+        table=[{"check": c["name"], "outcome": c["outcome"], "bounds": check_bounds(c), "cases_needed": c["cases_needed"],
+                "detail": c["detail"]} for c in report.get("checks") or ()],
+        description=f"{report['verdict']}: " + "; ".join(f"{label}: {value}" for label, value in decision_rows(report)),
     )
     markdown = Path(paths["md"]).read_text() if "md" in paths else f"# {report['verdict']}"
     create_markdown_artifact(key="regression-report", markdown=markdown, description=f"verdict {report['verdict']}")

@@ -248,14 +248,18 @@ def _regress_command(out: str) -> str:
         'modelswap regress "$SUITE" --baseline "$BASELINE" --candidate "$MODEL" --repeat "$REPEAT" \\\n'
         '  --concurrency "$CONCURRENCY" ${MAX_ACCURACY_DROP:+--max-accuracy-drop "$MAX_ACCURACY_DROP"} \\\n'
         '  ${LATENCY_SLA_MS:+--latency-sla-ms "$LATENCY_SLA_MS"} ${MAX_ERROR_RATE:+--max-error-rate "$MAX_ERROR_RATE"} \\\n'
-        '  ${MAX_COST_INCREASE:+--max-cost-increase "$MAX_COST_INCREASE"} '
+        '  ${MAX_COST_INCREASE:+--max-cost-increase "$MAX_COST_INCREASE"} ${MAX_ERROR_INCREASE:+--max-error-increase '
+        '"$MAX_ERROR_INCREASE"} \\\n'
+        '  ${ALPHA:+--alpha "$ALPHA"} ${MIN_CASES:+--min-cases "$MIN_CASES"} '
         f'--json --out {out} > {out}/verdict.json || code=$?'
     )
 
 
 _EMIT_VERDICT = (
     "python -c 'import json; r = json.load(open(\"report/verdict.json\")); "
-    "print(\"::\" + json.dumps({\"outputs\": {\"verdict\": r.get(\"verdict\"), \"reasons\": r.get(\"reasons\")}}) + \"::\")' "
+    "ni = (r.get(\"comparison\") or {}).get(\"noninferiority\") or {}; "
+    "print(\"::\" + json.dumps({\"outputs\": {\"verdict\": r.get(\"verdict\"), \"reasons\": r.get(\"reasons\"), "
+    "\"cases_needed\": ni.get(\"cases_needed\")}}) + \"::\")' "
     "|| true"
 )
 
@@ -271,12 +275,19 @@ def _regress_inputs(facts: Facts) -> list[dict[str, Any]]:
                    "promptfooconfig.yaml).", "evals/suite.yaml"),
         flow_input("repeat", "INT", "Runs per case and model.", 1, min=1),
         flow_input("concurrency", "INT", "Calls in flight.", 8, min=1),
-        flow_input("max_accuracy_drop", "FLOAT", "Largest acceptable accuracy drop, e.g. 0.02; empty keeps the "
+        flow_input("max_accuracy_drop", "FLOAT", "The non-inferiority margin: the largest acceptable accuracy drop "
+                   "(0.05 = 5 points, the default); promote only when a larger drop is ruled out. Empty keeps the "
                    "suite's threshold.", required=False),
+        flow_input("alpha", "FLOAT", "Each one-sided bound is wrong at most this often (default 0.05); empty keeps "
+                   "the suite's.", required=False),
+        flow_input("min_cases", "INT", "Hold below this many paired cases (default: the fewest that could prove "
+                   "the margin, 59 for 5 points); empty keeps the suite's.", required=False),
         flow_input("latency_sla_ms", "FLOAT", "The candidate's p95 latency must stay under it; empty keeps the "
                    "suite's.", required=False),
         flow_input("max_error_rate", "FLOAT", "Largest acceptable error rate, e.g. 0.01; empty keeps the suite's.",
                    required=False),
+        flow_input("max_error_increase", "FLOAT", "Largest acceptable rise of the error rate over the baseline's, "
+                   "e.g. 0.01 = 1 point; empty keeps the suite's.", required=False),
         flow_input("max_cost_increase", "FLOAT", "Largest cost increase, e.g. 0.10 for +10%; empty keeps the "
                    "suite's.", required=False),
     ]
@@ -293,6 +304,9 @@ def _regress_env(facts: Facts) -> dict[str, str]:
         "LATENCY_SLA_MS": optional_input("latency_sla_ms"),
         "MAX_ERROR_RATE": optional_input("max_error_rate"),
         "MAX_COST_INCREASE": optional_input("max_cost_increase"),
+        "MAX_ERROR_INCREASE": optional_input("max_error_increase"),
+        "ALPHA": optional_input("alpha"),
+        "MIN_CASES": optional_input("min_cases"),
         **secret_env(facts.provider_secrets),
     }
 
@@ -321,7 +335,9 @@ def regression_gate(ns: str, facts: Facts, spec: str, version: str) -> tuple[dic
                      ])
     header = header_comment(flow, [
         "regression_gate: `modelswap regress SUITE --baseline B --candidate C --json --out report`. The CLI",
-        "exits 0 for promote and 1 for hold or rollback, so the execution SUCCEEDS ONLY ON PROMOTE; use it as",
+        "exits 0 for promote (every limit shown to hold: a drop beyond the margin ruled out at 1 - alpha),",
+        "1 for hold (the data cannot tell yet; the task's `cases_needed` says about how many cases would) or",
+        "rollback (a breach proven), 2 for bad input. So the execution SUCCEEDS ONLY ON PROMOTE; use it as",
         "a gate (a Subflow task, or a Flow trigger on SUCCESS). report.json, report.md and report.html are the",
         "task's output files either way, and the flow outputs `verdict`, `report` and `report_html` on success.",
         "",

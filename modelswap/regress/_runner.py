@@ -189,20 +189,27 @@ def compare(
 ) -> dict[str, Any]:
     """The whole regression: run ``suite`` on both models, decide, and write the reports into ``out_dir``.
 
-    ``thresholds`` override the suite's own. ``run_options`` go to :func:`run_regression` (``client``,
+    ``thresholds`` override the suite's own; bad ones raise :class:`~modelswap.ConfigError` before any call.
+    ``run_options`` go to :func:`run_regression` (``client``,
     ``config``, ``concurrency``, ``judge``, ``progress``). The pre-flight checks, when given, are part of the
     reports. With ``out_dir``, the report's ``files`` names report.json, report.md and report.html.
     """
     from ._files import write_reports
     from ._report import build_report
+    from ._verdict import normalize_thresholds
 
+    merged = {**(getattr(suite, "thresholds", None) or {}), **(thresholds or {})}
+    try:
+        normalize_thresholds(merged)  # before any request: a typo must not cost a whole run
+    except ValueError as exc:
+        raise ConfigError(f"thresholds: {exc}.", field="thresholds") from None
     results = run_regression(suite, baseline, candidate, repeat=repeat, out_dir=out_dir, **run_options)
     report = build_report(
         results,
         suite={"name": suite.name, "source": str(suite.source), "n_cases": len(suite.cases)},
         baseline=baseline,
         candidate=candidate,
-        thresholds={**(getattr(suite, "thresholds", None) or {}), **(thresholds or {})},
+        thresholds=merged,
         repeat=repeat,
         seed=seed,
     )

@@ -360,7 +360,8 @@ def fake_modelswap(tmp_path: Path) -> Path:
         "code = int(os.environ.get('FAKE_EXIT', '0'))\n"
         "verdict = {0: 'promote', 1: 'hold'}.get(code)\n"
         "if verdict and args[0] == 'regress':\n"
-        "    print(json.dumps({'verdict': verdict, 'reasons': ['r']}))\n"
+        "    ni = {'cases_needed': 249} if verdict == 'hold' else {}\n"
+        "    print(json.dumps({'verdict': verdict, 'reasons': ['r'], 'comparison': {'noninferiority': ni}}))\n"
         "if args[0] == 'batch':\n"
         "    print(json.dumps({'succeeded': 2, 'failed': code}))\n"
         "sys.exit(code)\n"
@@ -392,7 +393,7 @@ def _outputs(stdout: str) -> dict[str, Any]:
 
 REGRESS_ENV = {"SUITE": "evals/suite.yaml", "BASELINE": "gemma-raw", "MODEL": "gemma-chat", "REPEAT": "1",
                "CONCURRENCY": "8", "MAX_ACCURACY_DROP": "", "LATENCY_SLA_MS": "250", "MAX_ERROR_RATE": "",
-               "MAX_COST_INCREASE": ""}
+               "MAX_COST_INCREASE": "", "MAX_ERROR_INCREASE": "", "ALPHA": "", "MIN_CASES": ""}
 
 
 @pytest.mark.skipif(shutil.which("sh") is None, reason="no POSIX sh")
@@ -405,10 +406,27 @@ def test_regression_gate_fails_unless_promote(docs: dict[str, dict[str, Any]], f
     assert calls == [["regress", "evals/suite.yaml", "--baseline", "gemma-raw", "--candidate", "gemma-chat",
                       "--repeat", "1", "--concurrency", "8", "--latency-sla-ms", "250", "--json", "--out", "report"]]
     if verdict:
-        assert _outputs(result.stdout) == {"verdict": verdict, "reasons": ["r"]}
+        # a hold says how many cases would decide, as the task's output `cases_needed`
+        assert _outputs(result.stdout) == {"verdict": verdict, "reasons": ["r"],
+                                           "cases_needed": 249 if verdict == "hold" else None}
         assert (tmp_path / "report" / "report.json").is_file()
     assert "report/**" in task["outputFiles"]
     assert {o["id"] for o in docs["regression_gate"]["outputs"]} == {"verdict", "report", "report_html"}
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="no POSIX sh")
+def test_regression_gate_passes_the_evidence_thresholds_on(docs: dict[str, dict[str, Any]], fake_modelswap: Path,
+                                                         tmp_path: Path) -> None:
+    task = docs["regression_gate"]["tasks"][0]
+    env = {**REGRESS_ENV, "MAX_ACCURACY_DROP": "0.03", "ALPHA": "0.01", "MIN_CASES": "400", "MAX_ERROR_INCREASE": "0.01"}
+    _, calls = _run_step(task, fake_modelswap, tmp_path, 0, env)
+    args = calls[0]
+    for flag, value in (("--max-accuracy-drop", "0.03"), ("--alpha", "0.01"), ("--min-cases", "400"),
+                        ("--max-error-increase", "0.01")):
+        assert args[args.index(flag) + 1] == value
+    inputs = {i["id"]: i for i in docs["regression_gate"]["inputs"]}
+    assert "non-inferiority margin" in inputs["max_accuracy_drop"]["description"]
+    assert inputs["min_cases"]["type"] == "INT" and inputs["min_cases"]["required"] is False
 
 
 @pytest.mark.skipif(shutil.which("sh") is None, reason="no POSIX sh")
