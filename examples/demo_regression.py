@@ -4,18 +4,23 @@ Run it with `make run`, or in an environment with `modelswap[local]`:
 
     python examples/demo_regression.py [--out demo-report]
 
-It starts llama.cpp's server twice on free loopback ports, one per family, and runs three acts:
+It starts llama.cpp's server twice on free loopback ports, one per family, and runs four acts. Every verdict
+is a claim the data must support: PROMOTE only when a drop larger than the 5-point margin is ruled out at 95%,
+ROLLBACK only when one is proven, HOLD otherwise, saying how many cases would decide.
 
 1. **The family swap.** The shipped short-answer suite (examples/swap/suite.yaml, 40 questions) on Gemma 3 270M
    (`gemma-raw`: a base model, the few-shot prompt sent verbatim to /completion) and on SmolLM2-135M-Instruct
    (`smollm2-chat`: an instruction-tuned model through its own chat template). The pipeline changes one
-   parameter, the model alias; each family gets questions right that the other gets wrong. Every answer of
-   both is printed, then the verdict both ways with its statistics.
+   parameter, the model alias; each family gets questions right that the other gets wrong. Forty cases cannot
+   tell two models this close apart: both directions HOLD, with the cases that would decide.
 2. **The rendering check.** The same SmolLM2 questions through `smollm2-raw`, where modelswap renders the chat
    template itself and sends raw text: the answers match the server-rendered ones, because the bytes do.
-3. **The hazard.** The same Gemma weights through the chat endpoint (`gemma-chat`), where llama-server wraps
+3. **A suite that decides.** A few-shot sentiment pipeline (examples/sentiment/suite.yaml, 64 reviews, a
+   3-token answer budget) written for a base model: moving it to SmolLM2 is a proven ROLLBACK, and the same
+   answers read the other way (SmolLM2 in production, Gemma the candidate) are a PROMOTE.
+4. **The hazard.** The same Gemma weights through the chat endpoint (`gemma-chat`), where llama-server wraps
    the prompt in a template this base model never learned: a swap that looks like one changed string, and the
-   regression that refuses it (examples/sentiment/suite.yaml, 48 cases).
+   regression that refuses it.
 
 The reports (JSON, Markdown, self-contained HTML) land in --out. The same runs from the command line, against
 `modelswap serve-local`:
@@ -34,7 +39,8 @@ from typing import Any
 from modelswap import Client
 from modelswap.evals import load_suite
 from modelswap.local import LocalServers, local_config
-from modelswap.regress import compare
+from modelswap.regress import build_report, compare, load_results, write_reports
+from modelswap.regress._format import accuracy_evidence
 
 HERE = Path(__file__).resolve().parent
 _WIDTH = 34
@@ -63,7 +69,9 @@ def print_verdict(report: dict[str, Any]) -> None:
         print(f"  {role:<9} {m['alias']:<13} accuracy {m['accuracy']:6.1%}  p50 {m['latency_p50_ms']:5.0f} ms  "
               f"p95 {m['latency_p95_ms']:5.0f} ms")
     mcnemar = comparison["mcnemar"]
-    print(f"  paired cases: {mcnemar['c']} fixed, {mcnemar['b']} regressed; McNemar p = {mcnemar['p_value']:.2g}")
+    print(f"  paired cases: {mcnemar['c']} fixed, {mcnemar['b']} regressed")
+    if comparison.get("noninferiority"):
+        print(f"  accuracy: {accuracy_evidence(comparison['noninferiority'])}")
     for reason in report["reasons"]:
         print(f"  - {reason}")
     print(f"  report: {report['files']['html']}\n")
@@ -81,9 +89,23 @@ def print_repeatability(forward: dict[str, Any], backward: dict[str, Any]) -> No
 
 
 def run(suite: Any, baseline: str, candidate: str, out: Path, client: Client) -> dict[str, Any]:
-    target = out / f"{baseline}-to-{candidate}"
+    target = out / f"{suite.name}-{baseline}-to-{candidate}"
     shutil.rmtree(target, ignore_errors=True)  # a fresh run, not a resumed one
     return compare(suite, baseline, candidate, out_dir=target, client=client, concurrency=2)
+
+
+def read_the_other_way(report: dict[str, Any], suite: Any, out: Path) -> dict[str, Any]:
+    """The same answers with the roles swapped: what the verdict is when the candidate is in production."""
+    folder = Path(report["files"]["json"]).parent
+    swapped = {"baseline": "candidate", "candidate": "baseline"}
+    results = [{**r, "role": swapped[r["role"]]} for r in load_results(folder / "results.jsonl")]
+    other = build_report(
+        results, suite={"name": suite.name, "source": str(suite.source), "n_cases": len(suite.cases)},
+        baseline=report["candidate"], candidate=report["baseline"], thresholds=suite.thresholds, repeat=1,
+    )
+    target = out / f"{suite.name}-{other['baseline']}-to-{other['candidate']}"
+    other["files"] = {name: str(path) for name, path in write_reports(other, target).items()}
+    return other
 
 
 def main() -> None:
@@ -114,11 +136,21 @@ def main() -> None:
         same = sum(c["baseline"]["output"] == c["candidate"]["output"] for c in rendered["cases"])
         print(f"smollm2-raw (prompt rendered by modelswap.prompts, sent to /completion) gave the same answer as "
               f"smollm2-chat\n(the server's own template) on {same} of {len(rendered['cases'])} cases: "
-              f"{rendered['verdict'].upper()}\n")
+              f"{rendered['verdict'].upper()}\n({rendered['reasons'][0][0].lower() + rendered['reasons'][0][1:]})\n")
 
-        print(f"== Act 3: the hazard: same weights, other endpoint: {hazard.name}, {len(hazard.cases)} cases ==\n")
+        print(f"== Act 3: a suite that decides: {hazard.name}, {len(hazard.cases)} cases ==\n")
+        away = run(hazard, "gemma-raw", "smollm2-chat", out, client)
+        sample = next((c["candidate"]["output"] for c in away["cases"] if not c["candidate"]["passed"]), None)
+        print(f"The pipeline asks for the bare label in 3 tokens, a base model's few-shot pattern; SmolLM2 answers in "
+              f"a sentence\n(for example {' '.join((sample or '').split())!r}), so the label never comes.\n")
+        print_verdict(away)
+        print("The same answers read the other way, SmolLM2 in production and Gemma the candidate:\n")
+        print_verdict(read_the_other_way(away, hazard, out))
+
+        print(f"== Act 4: the hazard: same weights, other endpoint: {hazard.name}, {len(hazard.cases)} cases ==\n")
         print_verdict(run(hazard, "gemma-raw", "gemma-chat", out, client))
-    print(f"Done in {time.monotonic() - started:.0f} s. One parameter moved the pipeline; the data said which way.")
+    print(f"Done in {time.monotonic() - started:.0f} s. One parameter moved the pipeline; the data said which way,\n"
+          "and where they could not yet, how many cases would.")
 
 
 if __name__ == "__main__":

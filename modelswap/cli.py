@@ -567,12 +567,12 @@ def _print_verdict(report: dict[str, Any], as_json: bool) -> None:
         print(f"  - {reason}")
     ni = (report.get("comparison") or {}).get("noninferiority")
     if ni:
-        print(f"  accuracy: margin {ni['margin'] * 100:g} points; one-sided {ni['confidence']:.0%} bounds of the "
-              f"difference {ni['lower'] * 100:+.1f} to {ni['upper'] * 100:+.1f} points: {ni['outcome']}; "
-              f"the data rule out a drop beyond {ni['provable_margin'] * 100:.1f} points")
+        from .regress._format import accuracy_evidence
+
+        print(f"  accuracy: {accuracy_evidence(ni)}")
     needed = [c["cases_needed"] for c in report.get("checks") or []
               if c.get("status") == "hold" and c.get("cases_needed")]
-    if needed:
+    if needed and report.get("verdict") == "hold":
         print(f"  to decide: about {max(needed):,} paired cases (80% power at what was observed)")
     models = report.get("models") or {}
     for role in ("baseline", "candidate"):

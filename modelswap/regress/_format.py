@@ -131,16 +131,30 @@ def decision_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
                      "0: only a proven gain promotes"))
         rows.append((f"Accuracy difference, one-sided {level} bounds",
                      f"{signed(ni['lower'] * 100)} to {signed(ni['upper'] * 100)} points"))
-        rows.append(("Drops the data rule out", f"any larger than {ni['provable_margin'] * 100:.1f} points"
-                     if ni["provable_margin"] > 0 else "any drop"))
+        if ni["upper"] < 0:
+            rows.append(("Drop the data prove", f"at least {-ni['upper'] * 100:.1f} points"))
+        else:
+            rows.append(("Drops the data rule out", f"any larger than {ni['provable_margin'] * 100:.1f} points"
+                         if ni["provable_margin"] > 0 else "any drop"))
         exact = "exact" if ni.get("exact") else "asymptotic"
         deff = f", design effect {ni['design_effect']:.2f}" if (ni.get("design_effect") or 1) > 1 else ""
         rows.append(("Accuracy test", f"{ni['outcome']} (Tango's paired score test, {exact}{deff})"))
     needed = [c["cases_needed"] for c in report.get("checks") or ()
               if c.get("status") == "hold" and c.get("cases_needed")]
-    if needed:
+    if needed and report.get("verdict") == "hold":
         rows.append(("To decide", f"about {max(needed):,} paired cases (80% power at what was observed)"))
     return rows
+
+
+def accuracy_evidence(ni: Mapping[str, Any]) -> str:
+    """One line for the accuracy test: margin, bounds, outcome, and what the data rule out or prove."""
+    head = (f"margin {ni['margin'] * 100:g} points; one-sided {ni['confidence'] * 100:g}% bounds of the difference "
+            f"{signed(ni['lower'] * 100)} to {signed(ni['upper'] * 100)} points: {ni['outcome']}")
+    if ni["upper"] < 0:
+        return f"{head}; the data prove a drop of at least {-ni['upper'] * 100:.1f} points"
+    if ni["provable_margin"] > 0:
+        return f"{head}; the data rule out a drop larger than {ni['provable_margin'] * 100:.1f} points"
+    return f"{head}; the data rule out any drop"
 
 
 def check_bounds(chk: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ def _clean_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
-def _files(tmp_path: Path, base_url: str) -> tuple[Path, Path]:
+def _files(tmp_path: Path, base_url: str, cases: int = 20) -> tuple[Path, Path]:
     config = tmp_path / "modelswap.yaml"
     config.write_text(
         f"default: a\nproviders:\n  p: {{kind: openai, base_url: '{base_url}', api_key_required: false}}\n"
@@ -27,7 +27,7 @@ def _files(tmp_path: Path, base_url: str) -> tuple[Path, Path]:
     )
     suite = tmp_path / "suite.yaml"
     suite.write_text("name: s\nprompt: '{w}'\ncases:\n" + "".join(
-        f"  - {{id: c{i}, vars: {{w: w{i}}}, expected: 'echo:w{i}'}}\n" for i in range(20)))
+        f"  - {{id: c{i}, vars: {{w: w{i}}}, expected: 'echo:w{i}'}}\n" for i in range(cases)))
     return config, suite
 
 
@@ -36,9 +36,25 @@ def test_regression_flow_publishes_the_verdict(prefect_harness, tmp_path):
 
     with FaultyServer() as server:
         config, suite = _files(tmp_path, server.base_url)
+        small = regression(str(suite), candidate="b", baseline="a", out_dir=str(tmp_path / "small"), config=str(config))
+        # 20 agreeing cases cannot prove a 5-point margin (59 can): a hold that says what it would take
+        assert small["verdict"] == "hold" and small["comparison"]["noninferiority"]["lower"] < -0.05
+        config, suite = _files(tmp_path, server.base_url, cases=60)
         report = regression(str(suite), candidate="b", baseline="a", out_dir=str(tmp_path / "out"), config=str(config))
     assert report["verdict"] == "promote"
     assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_regression_flow_rejects_bad_thresholds_before_any_call(prefect_harness, tmp_path):
+    from modelswap import ConfigError
+    from modelswap.flows import regression
+
+    with FaultyServer() as server:
+        config, suite = _files(tmp_path, server.base_url)
+        with pytest.raises(ConfigError, match="max_accuracy_drop is a fraction"):
+            regression(str(suite), candidate="b", baseline="a", out_dir=str(tmp_path / "out"), config=str(config),
+                       thresholds={"max_accuracy_drop": 2})
+        assert sum(server.counts.values()) == 0
 
 
 def test_shadow_flow_replays_recent_traffic(prefect_harness, tmp_path):

@@ -56,13 +56,16 @@ def test_the_family_swap_is_a_measurement_not_a_foregone_conclusion(local_server
         assert 0.4 <= models[role]["accuracy"] <= 0.9, models[role]
     assert mcnemar["b"] >= 3 and mcnemar["c"] >= 3  # regressed and fixed cases both exist
     delta = models["candidate"]["accuracy"] - models["baseline"]["accuracy"]
-    assert report["verdict"] == ("promote" if delta >= 0 else "hold"), report["reasons"]  # not significant either way
+    # 40 cases cannot rule out a 5-point drop between models this close (59 agreeing cases are the least that
+    # could): a hold that says how many cases would decide, whichever way the difference fell
+    assert abs(delta) < 0.2 and report["verdict"] == "hold", report["reasons"]
+    assert report["comparison"]["noninferiority"]["lower"] < -0.05
     outputs = {case["case_id"]: (case["baseline"]["output"], case["candidate"]["output"]) for case in report["cases"]}
     assert outputs["capital-france"][0].strip() == "Paris" and "Paris" in outputs["capital-france"][1]
 
 
-def test_make_run_demo_runs_all_three_acts(tmp_path):
-    """The script `make run` runs: both servers, every case of both models, three verdicts, the reports."""
+def test_make_run_demo_runs_all_four_acts(tmp_path):
+    """The script `make run` runs: both servers, every case of both models, every verdict, the reports."""
     import subprocess
     import sys
 
@@ -73,8 +76,11 @@ def test_make_run_demo_runs_all_three_acts(tmp_path):
     out = done.stdout
     assert "gemma-raw -> smollm2-chat: " in out and "smollm2-chat -> gemma-raw: " in out
     assert "gemma-raw -> gemma-chat: ROLLBACK" in out
+    assert "gemma-raw -> smollm2-chat: ROLLBACK" in out and "smollm2-chat -> gemma-raw: PROMOTE" in out  # Act 3
+    assert out.count(": HOLD") >= 2 and "paired cases would decide" in out  # Act 1 says what it would take
     assert "capital-australia" in out and "answers differ between its two runs" in out
     assert "Traceback" not in done.stderr
-    for name in ("gemma-raw-to-smollm2-chat", "smollm2-chat-to-gemma-raw", "smollm2-chat-to-smollm2-raw",
-                 "gemma-raw-to-gemma-chat"):
+    for name in ("short-answers-gemma-raw-to-smollm2-chat", "short-answers-smollm2-chat-to-gemma-raw",
+                 "short-answers-smollm2-chat-to-smollm2-raw", "sentiment-few-shot-gemma-raw-to-smollm2-chat",
+                 "sentiment-few-shot-smollm2-chat-to-gemma-raw", "sentiment-few-shot-gemma-raw-to-gemma-chat"):
         assert (tmp_path / name / "report.html").is_file()

@@ -129,7 +129,7 @@ def test_a_hold_says_how_many_cases_would_decide(tmp_path, capsys):
                          "--min-cases", "20"])
     out = capsys.readouterr().out
     assert code == 1 and out.startswith("verdict: HOLD")
-    assert "accuracy: margin 5 points; one-sided 95% bounds of the difference" in out
+    assert "accuracy: margin 5 points; one-sided 95% bounds of the difference" in out and "rule out a drop larger than" in out
     assert "to decide: about " in out and "paired cases" in out
 
 
