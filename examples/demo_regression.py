@@ -39,8 +39,7 @@ from typing import Any
 from modelswap import Client
 from modelswap.evals import load_suite
 from modelswap.local import LocalServers, local_config
-from modelswap.regress import build_report, compare, load_results, write_reports
-from modelswap.regress._format import accuracy_evidence
+from modelswap.regress import accuracy_evidence, build_report, compare, load_results, write_reports
 
 HERE = Path(__file__).resolve().parent
 _WIDTH = 34

@@ -63,7 +63,7 @@ def regression(
         >>> regression("examples/sentiment/suite.yaml", candidate="gemma-chat", baseline="gemma-raw")  # doctest: +SKIP
     """
     from modelswap import Client
-    from modelswap.regress._format import check_bounds, decision_rows
+    from modelswap.regress import check_bounds, decision_rows
 
     logger = get_run_logger()
     base = resolve_model(baseline) or Client(config).resolve(None).alias

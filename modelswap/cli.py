@@ -565,15 +565,14 @@ def _print_verdict(report: dict[str, Any], as_json: bool) -> None:
     print(f"verdict: {report['verdict'].upper()}  ({report.get('baseline', '')} -> {report.get('candidate', '')})")
     for reason in report.get("reasons") or []:
         print(f"  - {reason}")
+    from .regress import accuracy_evidence, cases_needed
+
     ni = (report.get("comparison") or {}).get("noninferiority")
     if ni:
-        from .regress._format import accuracy_evidence
-
         print(f"  accuracy: {accuracy_evidence(ni)}")
-    needed = [c["cases_needed"] for c in report.get("checks") or []
-              if c.get("status") == "hold" and c.get("cases_needed")]
-    if needed and report.get("verdict") == "hold":
-        print(f"  to decide: about {max(needed):,} paired cases (80% power at what was observed)")
+    needed = cases_needed(report)
+    if needed:
+        print(f"  to decide: about {needed:,} paired cases (80% power at what was observed)")
     models = report.get("models") or {}
     for role in ("baseline", "candidate"):
         m = models.get(role)

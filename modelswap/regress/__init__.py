@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._html import render_html
 from ._markdown import render_markdown
 from ._files import write_reports
+from ._format import accuracy_evidence, cases_needed, check_bounds, decision_rows
 from ._plan import plan_cases, plan_from_report
 from ._report import build_report, dumps_report
 from ._stats import bootstrap_ci, mcnemar_exact, paired_bootstrap_ci, percentile, summary
@@ -33,12 +34,16 @@ __all__ = [
     "ROLES",
     "THRESHOLD_DEFAULTS",
     "Verdict",
+    "accuracy_evidence",
     "accuracy_test",
     "arun_regression",
     "bootstrap_ci",
     "build_report",
+    "cases_needed",
+    "check_bounds",
     "compare",
     "decide",
+    "decision_rows",
     "dumps_report",
     "load_results",
     "mcnemar_exact",

@@ -139,11 +139,18 @@ def decision_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         exact = "exact" if ni.get("exact") else "asymptotic"
         deff = f", design effect {ni['design_effect']:.2f}" if (ni.get("design_effect") or 1) > 1 else ""
         rows.append(("Accuracy test", f"{ni['outcome']} (Tango's paired score test, {exact}{deff})"))
-    needed = [c["cases_needed"] for c in report.get("checks") or ()
-              if c.get("status") == "hold" and c.get("cases_needed")]
-    if needed and report.get("verdict") == "hold":
-        rows.append(("To decide", f"about {max(needed):,} paired cases (80% power at what was observed)"))
+    needed = cases_needed(report)
+    if needed:
+        rows.append(("To decide", f"about {needed:,} paired cases (80% power at what was observed)"))
     return rows
+
+
+def cases_needed(report: Mapping[str, Any]) -> int | None:
+    """For a hold: the most cases any inconclusive check needs to decide (``None`` otherwise)."""
+    if report.get("verdict") != "hold":
+        return None
+    return max((c["cases_needed"] for c in report.get("checks") or ()
+                if c.get("status") == "hold" and c.get("cases_needed")), default=None)
 
 
 def accuracy_evidence(ni: Mapping[str, Any]) -> str:

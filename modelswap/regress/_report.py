@@ -320,8 +320,7 @@ def _evidence(
         fixed += r * py * (1.0 - px)
         runs += r
         base_runs, cand_runs = _by_repeat(by_case[cid][0]), _by_repeat(by_case[cid][1])
-        eb = [1.0 if run.get("error") else 0.0 for run in base_runs]
-        ec = [1.0 if run.get("error") else 0.0 for run in cand_runs]
+        eb, ec = _error_flags(base_runs), _error_flags(cand_runs)
         for a, b in zip(eb, ec):
             err_b_only += a > b
             err_c_only += b > a
@@ -337,7 +336,7 @@ def _evidence(
     for cid, sides in by_case.items():
         if sides[1]:
             cand_runs = _by_repeat(sides[1])
-            cand_errors.append([1.0 if run.get("error") else 0.0 for run in cand_runs])
+            cand_errors.append(_error_flags(cand_runs))
             latency.append([_ms(run.get("latency_s")) for run in cand_runs])
     repeated = any(len(x) > 1 or len(y) > 1 for x, y in zip(xs, ys))
     integral = not repeated
@@ -361,6 +360,10 @@ def _evidence(
         "latency": {"candidate_ms": latency},
         "cost": {"baseline": cost_b, "candidate": cost_c} if costs_known and cost_b else None,
     }
+
+
+def _error_flags(runs: Sequence[Mapping[str, Any]]) -> list[float]:
+    return [1.0 if run.get("error") else 0.0 for run in runs]
 
 
 def _ms(latency_s: Any) -> float | None:

@@ -204,6 +204,15 @@ def _p_text(test: Mapping[str, Any], key: str) -> str:
 # 1. accuracy
 
 
+def _paired_counts(b: float, c: float, n: float, deff: float | None) -> tuple[float, float, float]:
+    """Discordant counts as independent-case equivalents: divided by the design effect, and kept as integers
+    when they are whole (the exact test, and exact comparisons at the boundary, need integer counts)."""
+    d = max(1.0, float(deff or 1.0))
+    if d == 1.0 and all(float(v).is_integer() for v in (b, c, n)):
+        return int(b), int(c), int(n)
+    return b / d, c / d, n / d
+
+
 def accuracy_test(
     regressed: float,
     fixed: float,
@@ -225,12 +234,8 @@ def accuracy_test(
     """
     deff = max(1.0, float(design_effect or 1.0))
     cases = int(cases or n)
-    b: float = regressed / deff
-    c: float = fixed / deff
-    m: float = n / deff
-    exact = deff == 1.0 and all(float(v).is_integer() for v in (regressed, fixed, n)) and n <= EXACT_MAX_CASES
-    if deff == 1.0 and all(float(v).is_integer() for v in (regressed, fixed, n)):
-        b, c, m = int(regressed), int(fixed), int(n)
+    b, c, m = _paired_counts(regressed, fixed, n, deff)
+    exact = isinstance(m, int) and m <= EXACT_MAX_CASES
     lower, upper = paired_bounds(b, c, m, alpha)
     p_non = noninferiority_p(b, c, m, -margin)
     p_inf = noninferiority_p(c, b, m, margin)  # "worse by more than the margin": the roles swapped
@@ -388,10 +393,7 @@ def _error_rate(metrics: Mapping[str, Any], t: Mapping[str, Any]) -> dict[str, A
         if not n_pairs:
             parts.append(("hold", "the error-rate increase cannot be measured: no paired calls", None))
         else:
-            deff = max(1.0, float(ev.get("design_effect_paired") or 1.0))
-            b, c, m = only_b / deff, only_c / deff, n_pairs / deff
-            if deff == 1.0:
-                b, c, m = int(only_b), int(only_c), int(n_pairs)
+            b, c, m = _paired_counts(only_b, only_c, n_pairs, ev.get("design_effect_paired"))
             lo, hi = paired_bounds(b, c, m, alpha)
             bounds.update(increase_lower=lo, increase_upper=hi)
             inc = (only_c - only_b) / n_pairs
