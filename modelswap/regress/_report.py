@@ -328,7 +328,8 @@ def _evidence(
         err_xs.append(eb[: len(ec)])
         err_ys.append(ec[: len(eb)])
         for side, out in ((base_runs, cost_b), (cand_runs, cost_c)):
-            values = [_number(run.get("cost")) for run in side]
+            # An errored call costs nothing (as in the totals); only a successful call without a price is unknown.
+            values = [0.0 if _is_error(run) else _number(run.get("cost")) for run in side]
             if any(v is None for v in values):
                 costs_known = False
             else:

@@ -545,3 +545,16 @@ def test_md_and_html_show_the_margin_the_bounds_and_the_cases_needed() -> None:
         assert "To decide" in doc and "paired cases (80% power" in doc
         assert "inconclusive" in doc
     assert "| check | status | outcome | value | threshold | bounds | detail |" in md
+
+
+def test_an_errored_call_does_not_switch_off_the_cost_bound() -> None:
+    # Found by the bounds benchmark: one errored candidate call (cost None) made the whole cost check hold.
+    results = []
+    for i in range(100):
+        results.append(run("baseline", f"c{i:03d}", cost=0.001))
+        results.append(run("candidate", f"c{i:03d}", cost=0.004))
+    results[1].update(error="ProviderTimeoutError: timed out", cost=None, output=None, passed=False)
+    report = build(results, thresholds={"max_accuracy_drop": 0.05, "max_cost_increase": 0.1})
+    assert report["evidence"]["cost"] is not None and report["evidence"]["cost"]["candidate"][0] == 0.0
+    cost = next(c for c in report["checks"] if c["name"] == "cost")
+    assert cost["status"] == "rollback" and cost["bounds"]["ratio_lower"] > 1.1
