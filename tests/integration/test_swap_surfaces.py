@@ -152,8 +152,10 @@ def test_the_migration_flow_moves_to_smollm2_then_rolls_back_on_a_latency_breach
         target=f"config:{config}", traffic=str(traffic), audit_path=str(code), out_dir=str(tmp_path / "report"),
         audit_log=str(audit_log), concurrency=2, dry_run=False,
         # Small models answer differently, so agreement and accuracy are not what this test is about: the gate
-        # tolerates a 20-point drop (only a significant fall beyond it stops the flow) and shadow any agreement.
-        thresholds={"max_accuracy_drop": 0.2}, min_agreement=0.0,
+        # tolerates a 35-point drop, which 16 cases can rule out when the two models score alike (a 20-point
+        # margin needs about 40), an error rate under 20% (0 of 16 calls bounds it at 17.1%), and shadow accepts any
+        # agreement.
+        thresholds={"max_accuracy_drop": 0.35, "min_cases": 16, "max_error_rate": 0.2}, min_agreement=0.0,
         latency_sla_ms=0.001,  # no model answers in a microsecond: the watch must trip
         min_requests=5,  # 6 canary calls are enough to act on here (the default asks for 20)
     )
