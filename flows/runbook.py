@@ -6,7 +6,7 @@
 3. **select** the replacement: ``candidate`` if given, else the best-ranked configured model under the license
    policy (the catalog's open-weight shortlist is published alongside, for models not configured yet);
 4. **regression** of the candidate against the live model on the eval suite: anything but promote stops here;
-5. **shadow**: replay recorded traffic to the candidate (when ``traffic`` is given); agreement below
+5. **shadow**: replay recorded traffic to the candidate (when ``traffic`` is given); agreement not proven at or above
    ``min_agreement`` stops here;
 6. **cutover**: point the one parameter (``target``) at the candidate, with an audit record;
 7. **watch**: evaluate the rollback triggers on the traffic; **rollback** to the previous model when one trips.
@@ -99,14 +99,14 @@ def run_gate(suite: str, baseline: str, candidate: str, config: str | None, out_
 
 @task(name="modelswap-shadow")
 def run_shadow(traffic: str, candidate: str, config: str | None, min_agreement: float) -> dict[str, Any]:
-    from modelswap.shadow import iter_traffic, run_replay
+    from modelswap.shadow import iter_traffic, run_replay, verdict_line
 
-    report = run_replay(iter_traffic(traffic), candidate, config=config)
-    agreement = report["agreement"]
-    passed = agreement is not None and agreement >= min_agreement
+    report = run_replay(iter_traffic(traffic), candidate, config=config, min_agreement=min_agreement)
+    line = verdict_line(report)
     create_table_artifact(key="migration-shadow", table=[{"side": s, **report[s]} for s in ("recorded", "shadow")],
-                          description=f"agreement {agreement} (need {min_agreement}): {'pass' if passed else 'fail'}")
-    return {"agreement": agreement, "passed": passed, "requests": report["requests"]}
+                          description=line)
+    return {"agreement": report["agreement"], "verdict": report["verdict"], "passed": report["passed"],
+            "requests": report["requests"], "summary": line}
 
 
 @flow(name="migration", log_prints=False)
@@ -179,7 +179,7 @@ def migration(
         shadowed = run_shadow(traffic, new, config, min_agreement)
         steps["shadow"] = shadowed
         if not shadowed["passed"]:
-            steps["outcome"] = "stopped at shadow traffic: agreement below the minimum"
+            steps["outcome"] = f"stopped at shadow traffic ({shadowed['verdict']}): {shadowed['summary']}"
             return steps
 
     where = parse_target(target)

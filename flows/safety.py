@@ -97,30 +97,39 @@ def shadow(
     candidate: str,
     assertion: str = "similar",
     threshold: float = 0.8,
-    since_hours: float | None = 1.0,
+    min_agreement: float = 0.9,
+    alpha: float = 0.05,
+    state: str | None = None,
+    since_hours: float | None = None,
     concurrency: int = 8,
     config: str | None = None,
 ) -> dict[str, Any]:
-    """Replay the last ``since_hours`` of recorded traffic to ``candidate`` and compare (schedule it hourly).
+    """Replay recorded traffic to ``candidate`` and compare, judging the agreement against ``min_agreement``.
+
+    Schedule it hourly: with ``state`` (a JSONL file of earlier comparisons, no text kept) each run replays only
+    the requests it has not seen and judges all of them together, on anytime-valid bounds, so the verdict
+    (``pass``, ``fail``, ``inconclusive``) stays right however many hours it runs. ``since_hours`` replays only the
+    last hours instead (each run then stands alone).
 
     Example:
         >>> from modelswap.flows import shadow
-        >>> shadow("traffic.jsonl", candidate="gemma-chat", since_hours=1)  # doctest: +SKIP
+        >>> shadow("traffic.jsonl", candidate="gemma-chat", min_agreement=0.9)  # doctest: +SKIP
     """
-    from modelswap.shadow import iter_traffic, run_replay
+    from modelswap.shadow import iter_traffic, run_replay, verdict_line
 
     since = time.time() - since_hours * 3600 if since_hours else None
     report = run_replay(iter_traffic(traffic, since=since), candidate, config=config, concurrency=concurrency,
-                        assertion=assertion, threshold=threshold)
+                        assertion=assertion, threshold=threshold, min_agreement=min_agreement, alpha=alpha,
+                        state=state)
     rows = [{"side": side, **report[side]} for side in ("recorded", "shadow")]
     create_table_artifact(key="shadow-latency-errors-cost", table=rows,
                           description=f"shadow {candidate}: agreement {report['agreement']}")
     worst = report["disagreements"][:10]
-    lines = [f"# Shadow of {candidate}", "", f"{report['requests']} requests; agreement "
-             f"{report['agreement'] if report['agreement'] is not None else 'n/a'} ({assertion})", ""]
+    lines = [f"# Shadow of {candidate}", "", f"**{verdict_line(report)}**", ""]
     lines += [f"- `{p['prompt'][:80]}`: recorded `{(p['recorded'] or '')[:60]}`, shadow `{(p['candidate'] or '')[:60]}`"
               for p in worst]
     create_markdown_artifact(key="shadow-report", markdown="\n".join(lines))
+    get_run_logger().info("%s", verdict_line(report))
     return report
 
 
@@ -130,34 +139,50 @@ def rollback_watch(
     fallback: str,
     live: str | None = None,
     traffic: str | None = None,
-    window_min: float = 60,
+    since: float | None = None,
+    window_min: float | None = None,
     latency_sla_ms: float | None = None,
     max_error_rate: float | None = None,
     min_requests: int = 20,
+    alpha: float = 0.05,
+    expected_share: float | None = None,
     audit: str = "modelswap-audit.jsonl",
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """Evaluate the rollback triggers for the live model; when one trips, re-point the parameter to ``fallback``.
+
+    Schedule it as often as you like: the triggers count every call since ``since`` (default: the live model's
+    promotion in ``audit``) on anytime-valid bounds, so hourly looks keep each trigger's false-rollback chance at
+    ``alpha`` in all, and a proven breach rolls back at the first look that proves it. ``window_min`` counts only
+    the last minutes instead (valid for one look per window).
 
     Example:
         >>> from modelswap.flows import rollback_watch
         >>> rollback_watch("prefect-variable", fallback="gemma-raw", traffic="traffic.jsonl",  # doctest: +SKIP
         ...                latency_sla_ms=2000, max_error_rate=0.05)
     """
-    from modelswap.rollout import evaluate_triggers, parse_target, switch
+    from modelswap.rollout import evaluate_triggers, parse_target, promoted_at, switch, traffic_split
     from modelswap.shadow import iter_traffic
 
     where = parse_target(target)
     current = live or where.current()
+    if since is None and window_min is None and current:
+        since = promoted_at(audit, current)
     rows = list(iter_traffic(traffic)) if traffic else []
-    triggers = evaluate_triggers(live=current or "", traffic=rows, window_s=window_min * 60,
-                                 latency_sla_ms=latency_sla_ms, max_error_rate=max_error_rate, min_requests=min_requests)
+    triggers = evaluate_triggers(live=current or "", traffic=rows, since=since,
+                                 window_s=window_min * 60 if window_min else None, latency_sla_ms=latency_sla_ms,
+                                 max_error_rate=max_error_rate, min_requests=min_requests, alpha=alpha)
+    split = traffic_split(rows, current or "", since=since, expected_share=expected_share) if rows else None
     tripped = [t for t in triggers if t["tripped"]]
     record = None
     if tripped and current:
         record = switch(where, fallback, action="rollback", trigger=", ".join(t["name"] for t in tripped),
                         evidence=traffic, audit=audit, dry_run=dry_run, previous=current)
-    create_table_artifact(key="rollback-triggers", table=[{k: t[k] for k in ("name", "tripped", "value", "threshold", "detail")}
-                                                          for t in triggers],
+    columns = ("name", "tripped", "status", "value", "threshold", "bounds", "detail")
+    create_table_artifact(key="rollback-triggers", table=[{k: t[k] for k in columns} for t in triggers],
                           description=f"live {current}: {'ROLLED BACK' if record else 'ok'}")
-    return {"live": current, "triggers": triggers, "rolled_back": bool(record), "audit": record}
+    if split and split.get("mismatch"):
+        get_run_logger().warning("sample ratio mismatch: %s has %.1f%% of the calls, expected %.1f%%", current,
+                                 100 * split["share"], 100 * split["expected_share"])
+    return {"live": current, "since": since, "triggers": triggers, "sample_ratio": split, "rolled_back": bool(record),
+            "audit": record}

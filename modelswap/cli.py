@@ -111,7 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     shadow.add_argument("--assert", dest="assertion", default="similar", metavar="TYPE",
                         help="how answers are compared: similar (default), equals, contains, icontains, levenshtein")
     shadow.add_argument("--threshold", type=float, default=0.8, help="for similar: the similarity needed (default 0.8)")
-    shadow.add_argument("--min-agreement", type=float, default=0.9, metavar="X", help="exit 1 below it (default 0.9)")
+    shadow.add_argument("--min-agreement", type=float, default=0.9, metavar="X",
+                        help="the agreement floor: exit 0 only once it is proven (default 0.9)")
+    shadow.add_argument("--alpha", type=float, default=0.05, metavar="A",
+                        help="the chance of a wrong pass or fail over every replay together (default 0.05)")
+    shadow.add_argument("--state", metavar="FILE",
+                        help="earlier comparisons (JSONL, no text): replay only new requests, judge them all together")
     shadow.add_argument("--limit", type=int, metavar="N", help="replay at most N requests")
     shadow.add_argument("--concurrency", type=int, default=8, metavar="N")
     shadow.add_argument("--out", metavar="FILE", help="write the shadow report as JSON here")
@@ -122,7 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--fallback", required=True, metavar="MODEL", help="the model to roll back to")
     watch.add_argument("--live", metavar="MODEL", help="the live model (default: what the target points at)")
     watch.add_argument("--traffic", metavar="FILE", help="recorded traffic of the live model (latency, errors)")
-    watch.add_argument("--window-min", type=float, default=60, metavar="MIN", help="traffic window (default 60 min)")
+    watch.add_argument("--since", metavar="TIME", help="count calls from this ISO time or epoch (default: the live "
+                       "model's promotion in --audit, else the whole traffic file)")
+    watch.add_argument("--window-min", type=float, metavar="MIN",
+                       help="count only the last MIN minutes instead (valid for one look per window)")
     watch.add_argument("--suite", metavar="SUITE", help="a rolling eval suite to run on the live model")
     watch.add_argument("--reference-accuracy", type=float, metavar="X",
                        help="the suite's accuracy at promotion (or give --reference-report)")
@@ -131,6 +139,10 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--latency-sla-ms", type=float, metavar="MS")
     watch.add_argument("--max-error-rate", type=float, metavar="X")
     watch.add_argument("--min-requests", type=int, default=20, metavar="N", help="calls needed before acting (default 20)")
+    watch.add_argument("--alpha", type=float, default=0.05, metavar="A",
+                       help="each trigger's chance of a false rollback over every look together (default 0.05)")
+    watch.add_argument("--expected-share", type=float, metavar="X",
+                       help="the share of calls the router sends to the live model; warns on a sample-ratio mismatch")
     watch.add_argument("--audit", default="modelswap-audit.jsonl", metavar="FILE", help="audit log (appended)")
     watch.add_argument("--dry-run", action="store_true", help="report what would happen; change nothing")
     watch.add_argument("--json", action="store_true")
@@ -440,6 +452,13 @@ def _checked_thresholds(args: argparse.Namespace, suite: Any) -> dict[str, Any]:
     return flags
 
 
+def _checked_rate(flag: str, value: float | None, upper: float = 1.0) -> None:
+    """A fraction flag, checked before any work (``--max-error-rate 5`` is a typo for 0.05)."""
+    if value is not None and not (0.0 < value < upper if upper < 1.0 else 0.0 <= value <= 1.0):
+        allowed = f"strictly between 0 and {upper:g}" if upper < 1.0 else "between 0 and 1"
+        raise ConfigError(f"{flag} {value:g}: a fraction {allowed} (write 5% as 0.05).", field=flag)
+
+
 def _regress(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -643,15 +662,15 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _shadow(args: argparse.Namespace) -> int:
-    from .shadow import iter_traffic, run_replay
+    from .shadow import iter_traffic, run_replay, verdict_line
 
+    _checked_rate("--min-agreement", args.min_agreement)
+    _checked_rate("--alpha", args.alpha, upper=0.5)
     report = run_replay(
         iter_traffic(args.traffic), args.candidate, config=args.config, concurrency=args.concurrency,
-        assertion=args.assertion, threshold=args.threshold, limit=args.limit,
+        assertion=args.assertion, threshold=args.threshold, limit=args.limit, min_agreement=args.min_agreement,
+        alpha=args.alpha, state=args.state,
     )
-    agreement = report["agreement"]
-    report["min_agreement"] = args.min_agreement
-    report["passed"] = agreement is not None and agreement >= args.min_agreement
     if args.out:
         from pathlib import Path
 
@@ -660,29 +679,36 @@ def _shadow(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
-        shown = f"{agreement:.1%}" if agreement is not None else "n/a"
-        print(f"shadow {args.candidate}: {report['requests']} requests, agreement {shown} "
-              f"({args.assertion}, need {args.min_agreement:.0%}): {'PASS' if report['passed'] else 'FAIL'}")
+        print(verdict_line(report))
         for side in ("recorded", "shadow"):
             m = report[side]
             p95 = f"{m['latency_p95_ms']:,.0f} ms" if m["latency_p95_ms"] is not None else "-"
             print(f"  {side:<9} p95 {p95}  errors {m['error_rate']:.1%}  cost {m['cost'] if m['cost'] is not None else '-'}")
+        split = report["sample_ratio"]
+        print(f"  answered  recorded {split['recorded_answered']}, candidate {split['candidate_answered']}"
+              + (" (sample ratio mismatch: one side lost calls)" if split["mismatch"] else ""))
     return EXIT_OK if report["passed"] else EXIT_PROVIDER
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from .rollout import evaluate_triggers, parse_target, switch
+    from .rollout import evaluate_triggers, parse_target, promoted_at, switch, traffic_split
 
+    _checked_rate("--alpha", args.alpha, upper=0.5)
+    for flag in ("--max-error-rate", "--max-accuracy-drop", "--expected-share"):
+        _checked_rate(flag, getattr(args, flag[2:].replace("-", "_")))
     target = parse_target(args.target)
     live = args.live or target.current()
     if not live:
         raise ConfigError(f"{target.describe()} points at no model yet; give --live MODEL.", field="--live")
+    since = _since(args.since) if args.since else None
+    if since is None and args.window_min is None:
+        since = promoted_at(args.audit, live)  # the monitors count from the promotion on
     traffic: list[dict[str, Any]] = []
     if args.traffic:
         from .shadow import iter_traffic
 
         traffic = list(iter_traffic(args.traffic))
-    eval_accuracy = reference = None
+    passed = cases = reference = None
     if args.suite:
         reference = args.reference_accuracy
         if reference is None and args.reference_report:
@@ -696,12 +722,14 @@ def _watch(args: argparse.Namespace) -> int:
         suite = load_suite(args.suite)
         # The live model answers the rolling eval; it is its own baseline here, so each case runs once.
         results = [r for r in run_regression(suite, live, live, config=args.config) if r["role"] == "candidate"]
-        eval_accuracy = sum(r["passed"] for r in results) / len(results) if results else None
+        passed, cases = sum(bool(r["passed"]) for r in results), len(results)
     triggers = evaluate_triggers(
-        live=live, traffic=traffic, window_s=args.window_min * 60, latency_sla_ms=args.latency_sla_ms,
-        max_error_rate=args.max_error_rate, eval_accuracy=eval_accuracy, reference_accuracy=reference,
-        max_accuracy_drop=args.max_accuracy_drop if args.suite else None, min_requests=args.min_requests,
+        live=live, traffic=traffic, since=since, window_s=args.window_min * 60 if args.window_min else None,
+        latency_sla_ms=args.latency_sla_ms, max_error_rate=args.max_error_rate, eval_passed=passed, eval_cases=cases,
+        reference_accuracy=reference, max_accuracy_drop=args.max_accuracy_drop if args.suite else None,
+        min_requests=args.min_requests, alpha=args.alpha,
     )
+    split = traffic_split(traffic, live, since=since, expected_share=args.expected_share) if traffic else None
     tripped = [t for t in triggers if t["tripped"]]
     record = None
     if tripped:
@@ -709,18 +737,45 @@ def _watch(args: argparse.Namespace) -> int:
             target, args.fallback, action="rollback", trigger=", ".join(t["name"] for t in tripped),
             evidence=args.traffic or args.suite, audit=args.audit, dry_run=args.dry_run, previous=live,
         )
-    result = {"live": live, "fallback": args.fallback, "triggers": triggers, "rolled_back": bool(tripped), "audit": record}
+    result = {"live": live, "fallback": args.fallback, "since": since, "triggers": triggers, "sample_ratio": split,
+              "rolled_back": bool(tripped), "audit": record}
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
+        if since is not None:
+            print(f"counting {live}'s calls since {_dt_text(since)}")
         for t in triggers:
             print(f"{'TRIPPED' if t['tripped'] else 'ok':<8} {t['name']:<14} {t['detail']}")
         if not triggers:
             print("no triggers configured: give --traffic with --latency-sla-ms/--max-error-rate, or --suite")
+        if split and split.get("mismatch"):
+            print(f"warning: sample ratio mismatch: {live} has {split['share']:.1%} of the calls, expected "
+                  f"{split['expected_share']:.1%} (p = {split['p_value']:.2g}); calls are lost or mis-routed")
         if record:
             verb = "would roll back" if args.dry_run else "rolled back"
             print(f"{verb} {live} -> {args.fallback} on {target.describe()} (audit: {args.audit})")
     return EXIT_PROVIDER if tripped else EXIT_OK
+
+
+def _since(text: str) -> float:
+    import datetime as dt
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--since {text!r}: give an ISO time (2026-12-05T09:00:00+00:00) or epoch seconds.",
+                          field="--since") from None
+    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp()
+
+
+def _dt_text(epoch: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _promote(args: argparse.Namespace) -> int:

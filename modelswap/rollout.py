@@ -11,15 +11,21 @@ The parameter lives in one of three places, each a *target*:
 Every switch appends one JSON line to the audit log: when, from, to, which trigger, the evidence (a report path
 or URL), the target, and whether it was a dry run. Promotion uses the same mechanism as rollback.
 
-Triggers (:func:`evaluate_triggers`): the accuracy of a rolling eval against a reference, the p95 latency of
-recent traffic against the SLA, the error rate of recent traffic. Each is a dict ``{"name", "tripped", "value",
-"threshold", "detail"}``; one that cannot be measured (no data) does not trip.
+Triggers (:func:`evaluate_triggers`): the p95 latency of the live model's calls against the SLA (as the share of
+calls slower than it, against 5%), their error rate against a limit, and the accuracy of a rolling eval against
+the accuracy at promotion. Each is an anytime-valid monitor (:mod:`modelswap.regress._sequential`) over every call
+since the promotion: ``watch`` may run every hour for as long as it likes and still rolls back a good model at
+most ``alpha`` of the time per trigger, and it rolls back the hour a breach is proven. A trigger is a dict
+``{"name", "tripped", "status", "value", "threshold", "bounds", "events", "n", "detail"}``, ``status`` one of
+``breach proven``, ``within limit``, ``inconclusive``; it trips only on a proven breach. :func:`traffic_split`
+reports the live model's share of the calls and flags a sample-ratio mismatch.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import re
 import time
@@ -35,12 +41,16 @@ __all__ = [
     "ConfigMapTarget",
     "PrefectVariableTarget",
     "Target",
+    "SLOW_SHARE",
     "evaluate_triggers",
     "parse_target",
+    "promoted_at",
     "switch",
+    "traffic_split",
 ]
 
 CONFIGMAP_KEY = "MODELSWAP_MODEL"
+SLOW_SHARE = 0.05  # p95 within the SLA <=> at most 5% of calls slower than it
 _DEFAULT_LINE = re.compile(r"^default:[^\n]*$", re.MULTILINE)
 
 
@@ -190,52 +200,139 @@ def evaluate_triggers(
     *,
     live: str,
     traffic: Iterable[Mapping[str, Any]] = (),
-    window_s: float | None = 3600.0,
+    since: float | None = None,
+    window_s: float | None = None,
     latency_sla_ms: float | None = None,
+    max_slow_share: float = SLOW_SHARE,
     max_error_rate: float | None = None,
-    eval_accuracy: float | None = None,
+    eval_passed: int | None = None,
+    eval_cases: int | None = None,
     reference_accuracy: float | None = None,
     max_accuracy_drop: float | None = None,
     min_requests: int = 20,
+    alpha: float = 0.05,
     now: float | None = None,
 ) -> list[dict[str, Any]]:
-    """The rollback triggers for model ``live``; see the module docstring."""
+    """The rollback triggers for model ``live``; see the module docstring.
+
+    Args:
+        live: the alias whose calls are judged (other aliases' calls in ``traffic`` are ignored).
+        traffic: recorded calls (:func:`modelswap.shadow.iter_traffic`).
+        since: count calls from this epoch time on, normally the promotion (:func:`promoted_at`). The monitors
+            are anytime-valid only over counts that keep growing from one start.
+        window_s: without ``since``, only the last ``window_s`` seconds (each look then starts afresh: valid for
+            one look per window, not for overlapping looks).
+        latency_sla_ms: trips when more than ``max_slow_share`` of calls (5%: the p95) are proven slower.
+        max_error_rate: trips when the error rate is proven above it.
+        eval_passed, eval_cases, reference_accuracy, max_accuracy_drop: a rolling eval on the live model; trips
+            when its accuracy is proven below ``reference_accuracy - max_accuracy_drop``.
+        min_requests: act on traffic only with at least this many calls (a policy; the bounds need no minimum).
+        alpha: each trigger's chance of a false rollback, over every look together.
+    """
+    from .regress._sequential import BREACH, monitor_floor, monitor_rate
     from .regress._stats import percentile
 
-    cutoff = (now or time.time()) - window_s if window_s else None
-    recent = [
-        row for row in traffic
-        if row.get("alias") == live and (cutoff is None or float(row.get("ts") or 0) >= cutoff)
-    ]
+    if not 0.0 < alpha < 0.5:
+        raise ConfigError(f"alpha must lie strictly between 0 and 0.5, got {alpha!r}.", field="alpha")
+    for name, value in (("max_error_rate", max_error_rate), ("max_slow_share", max_slow_share),
+                        ("max_accuracy_drop", max_accuracy_drop)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{name} is a fraction between 0 and 1, got {value!r} (write 5% as 0.05).", field=name)
+    if since is None and window_s:
+        since = (now or time.time()) - window_s
+    recent = [row for row in traffic if row.get("alias") == live and (since is None or _ts(row) >= since)]
     triggers: list[dict[str, Any]] = []
     enough = len(recent) >= min_requests
     if latency_sla_ms is not None:
-        latencies = [float(r["latency_s"]) * 1000 for r in recent if r.get("latency_s") is not None and not r.get("error")]
-        p95 = percentile(latencies, 95) if latencies else None
-        tripped = bool(enough and p95 is not None and p95 > latency_sla_ms)
-        triggers.append({
-            "name": "latency_p95", "tripped": tripped, "value": p95, "threshold": latency_sla_ms,
-            "detail": f"p95 {p95:,.0f} ms over {len(latencies)} calls (SLA {latency_sla_ms:,.0f} ms)" if p95 is not None
-            else "no successful calls of this model in the window",
-        })
+        # A failed or timed-out call is as slow as it took; one with no time recorded counts as slow.
+        elapsed = [float(r["latency_s"]) * 1000 if r.get("latency_s") is not None else math.inf for r in recent]
+        slow = sum(1 for ms in elapsed if ms > latency_sla_ms)
+        finite = [ms for ms in elapsed if ms != math.inf]
+        p95 = percentile(finite, 95) if finite else None
+        watched = monitor_rate(slow, len(elapsed), max_slow_share, alpha)
+        shown = f"p95 {p95:,.0f} ms; " if p95 is not None else ""
+        triggers.append(_trigger(
+            "latency_p95", watched, enough and watched.status == BREACH, p95, latency_sla_ms,
+            f"{shown}{slow} of {len(elapsed)} calls slower than the {latency_sla_ms:,.0f} ms SLA, allowed "
+            f"{max_slow_share:.0%}" if elapsed else "no calls of this model since the start"))
     if max_error_rate is not None:
         errors = sum(1 for r in recent if r.get("error"))
-        rate = errors / len(recent) if recent else None
-        tripped = bool(enough and rate is not None and rate > max_error_rate)
-        triggers.append({
-            "name": "error_rate", "tripped": tripped, "value": rate, "threshold": max_error_rate,
-            "detail": f"{errors} of {len(recent)} calls failed" if recent else "no calls of this model in the window",
-        })
-    if max_accuracy_drop is not None and eval_accuracy is not None and reference_accuracy is not None:
-        drop = reference_accuracy - eval_accuracy
-        triggers.append({
-            "name": "accuracy_drop", "tripped": drop > max_accuracy_drop, "value": drop, "threshold": max_accuracy_drop,
-            "detail": f"rolling eval {eval_accuracy:.1%} against {reference_accuracy:.1%} at promotion",
-        })
+        watched = monitor_rate(errors, len(recent), max_error_rate, alpha)
+        triggers.append(_trigger(
+            "error_rate", watched, enough and watched.status == BREACH, watched.rate, max_error_rate,
+            f"{errors} of {len(recent)} calls failed, allowed {max_error_rate:.1%}" if recent
+            else "no calls of this model since the start"))
+    if max_accuracy_drop is not None and eval_cases and eval_passed is not None and reference_accuracy is not None:
+        floor = max(0.0, reference_accuracy - max_accuracy_drop)
+        watched = monitor_floor(eval_passed, eval_cases, floor, alpha)
+        triggers.append(_trigger(
+            "accuracy_drop", watched, watched.status == BREACH, reference_accuracy - eval_passed / eval_cases,
+            max_accuracy_drop, f"rolling eval {eval_passed} of {eval_cases} ({eval_passed / eval_cases:.1%}) against "
+            f"{reference_accuracy:.1%} at promotion, allowed down to {floor:.1%}"))
     for trigger in triggers:
         if not enough and trigger["name"] != "accuracy_drop":
             trigger["detail"] += f" (fewer than {min_requests} calls: not enough to act on)"
     return triggers
+
+
+def _trigger(name: str, watched: Any, tripped: bool, value: float | None, threshold: float, detail: str) -> dict[str, Any]:
+    bounds = f"anytime-valid {1 - watched.alpha:.0%} bounds {watched.lower:.1%} to {watched.upper:.1%}"
+    return {
+        "name": name, "tripped": bool(tripped), "value": value, "threshold": threshold, "status": watched.status,
+        "bounds": [watched.lower, watched.upper], "events": watched.events, "n": watched.n,
+        "detail": f"{detail} ({bounds}): {watched.status}" if watched.n else detail,
+    }
+
+
+def traffic_split(
+    traffic: Iterable[Mapping[str, Any]], live: str, *, since: float | None = None, expected_share: float | None = None
+) -> dict[str, Any]:
+    """How the recorded calls since ``since`` split between ``live`` and every other model (a canary's share).
+
+    With ``expected_share`` (the share the router is told to send to ``live``), a split that departs from it is a
+    sample-ratio mismatch: the comparison itself is suspect (calls lost or mis-routed on one side).
+    """
+    from .regress._sequential import sample_ratio
+
+    counts: dict[str, int] = {}
+    for row in traffic:
+        if since is None or _ts(row) >= since:
+            alias = str(row.get("alias"))
+            counts[alias] = counts.get(alias, 0) + 1
+    mine = counts.get(live, 0)
+    others = sum(counts.values()) - mine
+    split: dict[str, Any] = {"live": mine, "others": others, "by_model": counts,
+                             "share": mine / (mine + others) if mine + others else None}
+    if expected_share is not None:
+        test = sample_ratio(mine, others, expected_share)
+        split.update(expected_share=expected_share, p_value=test["p_value"], mismatch=test["mismatch"])
+    return split
+
+
+def promoted_at(audit: str | os.PathLike[str], live: str) -> float | None:
+    """When ``live`` last became the model (the audit log's last real switch to it), as epoch seconds."""
+    path = Path(audit)
+    if not path.exists():
+        return None
+    when = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("to") == live and record.get("changed"):
+            try:
+                when = _dt.datetime.fromisoformat(str(record["ts"])).timestamp()
+            except (KeyError, ValueError):
+                continue
+    return when
+
+
+def _ts(row: Mapping[str, Any]) -> float:
+    try:
+        return float(row.get("ts") or 0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _now() -> str:

@@ -9,6 +9,12 @@ cost, error. Keys never reach the file (every string passes :func:`modelswap._re
 :func:`replay` sends the recorded requests to a candidate and compares each answer with the recorded one by an
 assertion (``similar`` at a threshold by default, or ``equals``, ``contains``, ``icontains``, ``levenshtein``), then reports the
 agreement rate, latency of both sides (p50, p95), error rates and cost.
+
+With ``min_agreement``, the agreement is an anytime-valid monitor (:func:`modelswap.regress._sequential.monitor_floor`):
+``pass`` once the data prove it at or above the floor, ``fail`` once they prove it below, ``inconclusive`` until
+then, with about how many requests would decide. With ``state`` (a JSONL file of earlier comparisons, no text
+kept), a replay adds only the requests it has not compared yet and judges all of them together: an hourly shadow
+run then looks at one growing sample, and its verdict stays right however many hours it runs.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from ._errors import ConfigError, ModelSwapError
 from ._redact import redact
 
-__all__ = ["TrafficRecorder", "iter_traffic", "recorder_from_env", "replay", "run_replay"]
+__all__ = ["TrafficRecorder", "iter_traffic", "recorder_from_env", "replay", "run_replay", "verdict_line"]
 
 _EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 
@@ -150,16 +156,26 @@ async def replay(
     assertion: str = "similar",
     threshold: float = 0.8,
     limit: int | None = None,
+    min_agreement: float | None = None,
+    alpha: float = 0.05,
+    state: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Replay recorded calls to ``candidate`` and compare; returns the shadow report (see the module docstring)."""
     from ._client import Client
     from .evals import Assertion, evaluate
     from .regress._stats import percentile
 
+    if min_agreement is not None and not 0.0 <= min_agreement <= 1.0:
+        raise ConfigError(f"min_agreement is a fraction between 0 and 1, got {min_agreement!r} (write 90% as 0.9).",
+                          field="min_agreement")
+    if not 0.0 < alpha < 0.5:
+        raise ConfigError(f"alpha must lie strictly between 0 and 0.5, got {alpha!r}.", field="alpha")
+    earlier = _load_state(state) if state else []
+    seen = {p["key"] for p in earlier}
     own_client = client is None
     client = client or Client(config)
     client.resolve(candidate)
-    rows = list(itertools.islice(traffic, limit))
+    rows = [row for row in itertools.islice(traffic, limit) if _row_key(row) not in seen]
     calls = asyncio.Semaphore(max(1, concurrency))
     pairs: list[dict[str, Any]] = []
 
@@ -184,7 +200,7 @@ async def replay(
         else:
             agree, score, reason = False, 0.0, error or "nothing was recorded to compare with (the recorded call failed)"
         pairs.append({
-            "recorded_alias": row.get("alias"), "prompt": _last_user(row["messages"]), "recorded": recorded,
+            "key": _row_key(row), "recorded_alias": row.get("alias"), "prompt": _last_user(row["messages"]), "recorded": recorded,
             "candidate": text, "agree": agree, "score": score, "reason": reason,
             "recorded_latency_s": row.get("latency_s"), "candidate_latency_s": latency if error is None else None,
             "recorded_error": row.get("error"), "candidate_error": error,
@@ -196,29 +212,124 @@ async def replay(
     finally:
         if own_client:
             await client.aclose()
+    if state:
+        _append_state(state, pairs)
+    judged = earlier + pairs
 
     def stats(side: str) -> dict[str, Any]:
-        latencies = [p[f"{side}_latency_s"] * 1000 for p in pairs if p[f"{side}_latency_s"] is not None]
-        costs = [p[f"{side}_cost"] for p in pairs if p[f"{side}_cost"] is not None]
-        errors = sum(1 for p in pairs if p[f"{side}_error"])
+        latencies = [p[f"{side}_latency_s"] * 1000 for p in judged if p[f"{side}_latency_s"] is not None]
+        costs = [p[f"{side}_cost"] for p in judged if p[f"{side}_cost"] is not None]
+        errors = sum(1 for p in judged if p[f"{side}_error"])
         return {
-            "latency_p50_ms": percentile(latencies, 50) if latencies else None,
             "latency_p95_ms": percentile(latencies, 95) if latencies else None,
-            "error_rate": errors / len(pairs) if pairs else 0.0,
+            "latency_p50_ms": percentile(latencies, 50) if latencies else None,
+            "error_rate": errors / len(judged) if judged else 0.0,
             "cost": sum(costs) if costs else None,
         }
 
-    comparable = [p for p in pairs if p["recorded"] is not None]
-    return {
+    comparable = [p for p in judged if p["recorded"] is not None]
+    agreed = sum(1 for p in comparable if p["agree"])
+    report: dict[str, Any] = {
         "candidate": candidate,
-        "recorded_models": sorted({str(p["recorded_alias"]) for p in pairs}),
-        "requests": len(pairs),
+        "recorded_models": sorted({str(p["recorded_alias"]) for p in judged}),
+        "requests": len(judged),
+        "new_requests": len(pairs),
         "assertion": {"type": assertion, "threshold": threshold},
-        "agreement": (sum(p["agree"] for p in comparable) / len(comparable)) if comparable else None,
+        "agreement": agreed / len(comparable) if comparable else None,
         "recorded": stats("recorded"),
         "shadow": stats("candidate"),
+        "sample_ratio": _sides(judged),
         "disagreements": [p for p in pairs if not p["agree"]][:50],
     }
+    if min_agreement is not None:
+        report.update(_agreement_verdict(agreed, len(comparable), min_agreement, alpha))
+    return report
+
+
+def verdict_line(report: Mapping[str, Any]) -> str:
+    """The one-line shadow verdict: the agreement, its anytime-valid bounds, the floor, and what would decide."""
+    agreement = report["agreement"]
+    shown = f"{agreement:.1%}" if agreement is not None else "n/a"
+    watched = report.get("agreement_monitor")
+    if watched is None:  # replayed without a floor: nothing is judged
+        return f"shadow {report['candidate']}: {report['requests']} requests, agreement {shown}"
+    head = (f"shadow {report['candidate']}: {report['requests']} requests, agreement {shown} "
+            f"({report['assertion']['type']}; anytime-valid {1 - report['alpha']:.0%} bounds {watched['lower']:.1%} "
+            f"to {watched['upper']:.1%}, need {report['min_agreement']:.0%}): {report['verdict'].upper()}")
+    if report["verdict"] == "inconclusive":
+        needed = watched["requests_to_decide"]
+        head += (f"; about {needed:,} requests at this agreement would decide" if needed
+                 else "; at this agreement no number of requests decides")
+    return head
+
+
+def _agreement_verdict(agreed: int, compared: int, floor: float, alpha: float) -> dict[str, Any]:
+    from .regress._sequential import BREACH, WITHIN, calls_to_decide, monitor_floor
+
+    watched = monitor_floor(agreed, compared, floor, alpha)
+    verdict = {WITHIN: "pass", BREACH: "fail"}.get(watched.status, "inconclusive")
+    needed = calls_to_decide(agreed, compared, floor, alpha, floor=True) if verdict == "inconclusive" else None
+    return {"min_agreement": floor, "alpha": alpha, "verdict": verdict, "passed": verdict == "pass",
+            "agreement_monitor": {**watched.to_dict(), "requests_to_decide": needed}}
+
+
+def _sides(pairs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """How many of the replayed requests each side answered, and whether the split is lopsided (a sample-ratio
+    mismatch: the candidate drops or fails calls the live model answered, or the reverse)."""
+    from .regress._sequential import sample_ratio
+
+    recorded = sum(1 for p in pairs if p["recorded"] is not None)
+    candidate = sum(1 for p in pairs if not p["candidate_error"])
+    test = sample_ratio(recorded, candidate)
+    return {"recorded_answered": recorded, "candidate_answered": candidate, "p_value": test["p_value"],
+            "mismatch": test["mismatch"]}
+
+
+_STATE_FIELDS = ("key", "recorded_alias", "agree", "recorded_latency_s", "candidate_latency_s", "recorded_error",
+                 "candidate_error", "recorded_cost", "candidate_cost")
+
+
+def _row_key(row: Mapping[str, Any]) -> str:
+    """One recorded call: when, which model, what was asked (hashed, so the state file keeps no text)."""
+    import hashlib
+
+    asked = json.dumps([row.get("ts"), row.get("alias"), row.get("messages")], sort_keys=True, default=str)
+    return hashlib.sha256(asked.encode()).hexdigest()[:24]
+
+
+def _load_state(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    file = Path(path)
+    if not file.exists():
+        return []
+    pairs = []
+    lines = file.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            pair = json.loads(line)
+        except ValueError:
+            if number == len(lines):
+                break  # a torn last line from an interrupted run: that comparison is simply redone
+            raise ConfigError(f"{file}:{number}: not a shadow state line; delete the file to start afresh.",
+                              file=str(file), line=number) from None
+        # Only the "recorded" answer's presence matters to the verdict; the text itself is not kept.
+        pairs.append({**pair, "recorded": "" if pair.get("recorded_present") else None})
+    return pairs
+
+
+def _append_state(path: str | os.PathLike[str], pairs: Sequence[Mapping[str, Any]]) -> None:
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    if file.exists():
+        data = file.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with file.open("r+b") as torn:  # drop the torn last line so the next one starts clean
+                torn.truncate(data.rfind(b"\n") + 1)
+    with file.open("a", encoding="utf-8") as out:
+        for pair in pairs:
+            kept = {name: pair.get(name) for name in _STATE_FIELDS}
+            out.write(json.dumps({**kept, "recorded_present": pair.get("recorded") is not None}) + "\n")
 
 
 def run_replay(traffic: Iterable[Mapping[str, Any]], candidate: str, **options: Any) -> dict[str, Any]:

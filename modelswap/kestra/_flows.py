@@ -357,7 +357,8 @@ def scheduled_migration(ns: str, facts: Facts, spec: str, version: str) -> tuple
     inputs = _regress_inputs(facts) + [
         flow_input("traffic", "STRING", "Recorded production traffic to replay (JSONL from MODELSWAP_RECORD), a "
                    "path among the namespace files.", "traffic/recorded.jsonl"),
-        flow_input("min_agreement", "FLOAT", "Shadow replay: the share of answers that must agree.", 0.9),
+        flow_input("min_agreement", "FLOAT", "Shadow replay: the share of answers that must agree, proven on "
+                   "anytime-valid bounds (too few requests to prove it also stops the run).", 0.9),
         flow_input("configmap", "STRING", "The Kubernetes ConfigMap manifest promote and watch re-point (a namespace "
                    "file if it exists, else created); it is an output file to apply.", "k8s/modelswap-model.yaml"),
         flow_input("dry_run", "BOOL", "true: every step reports what it would do and nothing is switched (no KV "
@@ -389,8 +390,8 @@ def scheduled_migration(ns: str, facts: Facts, spec: str, version: str) -> tuple
                     "promote.", "\n".join([
                         "mkdir -p report", "code=0", _regress_command("report"), _EMIT_VERDICT, 'exit "$code"',
                     ]), regress_env, output_files=["report/**"]),
-        python_task("shadow", "Commands", "Replay recorded traffic to the candidate; stops the runbook below "
-                    "min_agreement.",
+        python_task("shadow", "Commands", "Replay recorded traffic to the candidate; stops the runbook unless "
+                    "the agreement is proven at or above min_agreement (anytime-valid bounds).",
                     'modelswap shadow "$TRAFFIC" --candidate "$MODEL" --min-agreement "$MIN_AGREEMENT" '
                     "--out shadow.json", shadow_env, output_files=["shadow.json"]),
         python_task("promote", "Commands", "Point the ConfigMap manifest at the candidate, with an audit "
@@ -399,7 +400,7 @@ def scheduled_migration(ns: str, facts: Facts, spec: str, version: str) -> tuple
                     "  --audit modelswap-audit.jsonl $DRY_RUN_FLAG",
                     promote_env, output_files=["modelswap-audit.jsonl", "{{ inputs.configmap }}"]),
         python_task("watch", "Commands", "Rerun the suite on the promoted model against its regression "
-                    "accuracy; roll the manifest back and stop if a trigger trips.",
+                    "accuracy; roll the manifest back and stop if a drop beyond the margin is proven.",
                     'modelswap watch --target "configmap:$CONFIGMAP" --live "$MODEL" --fallback "$BASELINE" \\\n'
                     '  --suite "$SUITE" --reference-report report/report.json \\\n'
                     "  ${MAX_ACCURACY_DROP:+--max-accuracy-drop \"$MAX_ACCURACY_DROP\"} "
@@ -440,7 +441,7 @@ def scheduled_migration(ns: str, facts: Facts, spec: str, version: str) -> tuple
         "  audit      modelswap audit . --format json          exit 1 (findings) is reported, not fatal",
         f"  inventory  modelswap inventory --config {CONFIG_FILE} --json",
         "  regress    modelswap regress ...                    stops the run unless the verdict is promote",
-        "  shadow     modelswap shadow TRAFFIC ...             stops the run below min_agreement",
+        "  shadow     modelswap shadow TRAFFIC ...             stops the run unless min_agreement is proven",
         "  promote    modelswap promote ... --target configmap:...   --dry-run unless dry_run is false",
         "  watch      modelswap watch ...                      rolls the manifest back and stops if a trigger trips",
         f"  then KV {KV_MODEL} := the candidate, only when dry_run is false and every step passed.",

@@ -40,6 +40,7 @@ __all__ = [
     "INCONCLUSIVE",
     "WITHIN",
     "Monitor",
+    "calls_to_decide",
     "log_evidence_above",
     "monitor_floor",
     "monitor_rate",
@@ -178,6 +179,33 @@ def monitor_floor(successes: int, n: int, floor: float, alpha: float = 0.05) -> 
     _check(successes, n, floor, alpha)
     failures = monitor_rate(n - successes, n, 1.0 - floor, alpha)
     return Monitor(failures.status, successes, n, floor, alpha, 1.0 - failures.upper, 1.0 - failures.lower)
+
+
+def calls_to_decide(events: int, n: int, limit: float, alpha: float = 0.05, *, floor: bool = False,
+                    cap: int = 1_000_000) -> int | None:
+    """About how many calls in all would decide, if the rate stays where it is now (None: not within ``cap``, or
+    no calls yet). ``floor`` reads ``events`` as successes against a floor, as :func:`monitor_floor` does."""
+    if n <= 0:
+        return None
+    rate = events / n
+
+    def decides(total: int) -> bool:
+        k = round(rate * total)
+        look = monitor_floor(k, total, limit, alpha) if floor else monitor_rate(k, total, limit, alpha)
+        return look.status != INCONCLUSIVE
+
+    if decides(n):
+        return n
+    hi = n
+    while not decides(hi):
+        if hi >= cap:
+            return None
+        hi = min(cap, hi * 2)
+    lo = hi // 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if decides(mid) else (mid, hi)
+    return hi
 
 
 def sample_ratio(first: int, second: int, expected_share: float = 0.5, alpha: float = SRM_ALPHA) -> dict[str, Any]:

@@ -69,6 +69,29 @@ def test_shadow_flow_replays_recent_traffic(prefect_harness, tmp_path):
         config, _ = _files(tmp_path, server.base_url)
         report = shadow(str(traffic), candidate="b", since_hours=1, config=str(config))
     assert report["requests"] == 1 and report["agreement"] == 1.0
+    assert report["verdict"] == "inconclusive"  # one agreeing request proves nothing about a 90% floor
+
+
+def test_an_hourly_shadow_flow_with_state_judges_every_hour_together(prefect_harness, tmp_path):
+    from modelswap.flows import shadow
+
+    traffic, state = tmp_path / "traffic.jsonl", tmp_path / "state.jsonl"
+    now = time.time()
+
+    def hour(start: int) -> str:
+        return "".join(json.dumps({"ts": now - 100 + start + i, "alias": "a", "text": f"echo:q{start + i}",
+                                   "messages": [{"role": "user", "content": f"q{start + i}"}]}) + "\n"
+                       for i in range(25))
+
+    traffic.write_text(hour(0))
+    with FaultyServer() as server:
+        config, _ = _files(tmp_path, server.base_url)
+        first = shadow(str(traffic), candidate="b", state=str(state), config=str(config))
+        traffic.write_text(hour(0) + hour(25))
+        second = shadow(str(traffic), candidate="b", state=str(state), config=str(config))
+        assert server.models["b-1"] == 50  # the first hour was not replayed again
+    assert (first["verdict"], second["verdict"]) == ("inconclusive", "pass")
+    assert second["requests"] == 50 and second["new_requests"] == 25
 
 
 def test_rollback_watch_flow_re_points_the_config(prefect_harness, tmp_path):

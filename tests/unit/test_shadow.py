@@ -83,18 +83,66 @@ def test_replay_compares_the_candidate_with_what_was_recorded(tmp_path):
     assert [d["prompt"] for d in report["disagreements"]] == ["beta"]
 
 
-def test_cli_shadow_exit_code_follows_the_agreement(tmp_path, capsys):
+def _record(config, traffic, prompts) -> None:
+    client = Client(str(config), recorder=TrafficRecorder(traffic))
+    for prompt in prompts:
+        client.complete(prompt)
+
+
+def test_cli_shadow_passes_only_once_the_agreement_is_proven(tmp_path, capsys):
+    """One agreeing request proves nothing (INCONCLUSIVE, with the requests that would decide); 40 agreeing ones
+    prove the agreement above the 90% floor (PASS); 40 disagreeing ones prove it below (FAIL)."""
     traffic = tmp_path / "t.jsonl"
     with FaultyServer() as server:
         config = _config(server, tmp_path)
-        Client(str(config), recorder=TrafficRecorder(traffic)).complete("same answer")
+        _record(config, traffic, ["same answer"])
+        assert cli.main(["--config", str(config), "shadow", str(traffic), "--candidate", "cand"]) == 1
+        out = capsys.readouterr().out
+        assert "agreement 100.0%" in out and "INCONCLUSIVE" in out and "about 40 requests" in out
+        _record(config, traffic, [f"question {i}" for i in range(39)])
         assert cli.main(["--config", str(config), "shadow", str(traffic), "--candidate", "cand", "--json"]) == 0
         report = json.loads(capsys.readouterr().out)
-        assert report["agreement"] == 1.0 and report["passed"] is True
-        rows = traffic.read_text().replace("echo:same answer", "nope")
-        traffic.write_text(rows)
-        assert cli.main(["--config", str(config), "shadow", str(traffic), "--candidate", "cand"]) == 1
+        assert report["agreement"] == 1.0 and report["verdict"] == "pass" and report["passed"] is True
+        assert report["agreement_monitor"]["lower"] > 0.9 and report["agreement_monitor"]["anytime_valid"]
+        assert report["sample_ratio"] == {"recorded_answered": 40, "candidate_answered": 40, "p_value": 1.0,
+                                          "mismatch": False}
+        traffic.write_text(traffic.read_text().replace('"echo:', '"nope:'))
+        assert cli.main(["--config", str(config), "shadow", str(traffic), "--candidate", "cand", "--assert",
+                         "equals"]) == 1
         assert "FAIL" in capsys.readouterr().out
+
+
+def test_an_hourly_shadow_with_state_replays_only_new_requests_and_judges_them_all(tmp_path):
+    traffic, state = tmp_path / "t.jsonl", tmp_path / "shadow-state.jsonl"
+    with FaultyServer() as server:
+        config = _config(server, tmp_path)
+        _record(config, traffic, [f"hour one {i}" for i in range(20)])
+        first = run_replay(iter_traffic(traffic), "cand", config=str(config), min_agreement=0.9, state=state)
+        assert (first["requests"], first["new_requests"], first["verdict"]) == (20, 20, "inconclusive")
+        _record(config, traffic, [f"hour two {i}" for i in range(20)])
+        second = run_replay(iter_traffic(traffic), "cand", config=str(config), min_agreement=0.9, state=state)
+        assert server.models["cand-model"] == 40  # the first hour's requests were not sent again
+    assert (second["requests"], second["new_requests"], second["verdict"]) == (40, 20, "pass")
+    kept = state.read_text()
+    assert "hour one" not in kept and "echo" not in kept  # the state keeps no prompt or answer text
+    state.write_text(kept + '{"key": "torn')  # an interrupted run's torn last line is dropped, not fatal
+    with FaultyServer() as server:
+        third = run_replay(iter_traffic(traffic), "cand", config=str(_config(server, tmp_path)), min_agreement=0.9,
+                           state=state)
+    assert third["requests"] == 40 and third["new_requests"] == 0
+    assert all(json.loads(line) for line in state.read_text().splitlines())
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--min-agreement", "90"), ("--alpha", "5")])
+def test_a_fraction_flag_given_as_a_percentage_is_a_usage_error_before_any_request(tmp_path, capsys, flag, value):
+    traffic = tmp_path / "t.jsonl"
+    traffic.write_text('{"messages": [{"role": "user", "content": "x"}], "ts": 1, "alias": "live", "text": "y"}\n')
+    with FaultyServer() as server:
+        config = _config(server, tmp_path)
+        assert cli.main(["--config", str(config), "shadow", str(traffic), "--candidate", "cand", flag, value]) == 2
+        assert server.models.get("cand-model", 0) == 0
+    err = capsys.readouterr().err
+    assert flag in err and "0.05" in err and "Traceback" not in err
 
 
 def test_a_missing_or_broken_traffic_file_is_a_clear_error(tmp_path):
